@@ -1,0 +1,5 @@
+import sys
+
+from .cli import seed_main
+
+sys.exit(seed_main())

@@ -1,0 +1,176 @@
+"""``prompt-sync``: the engineers' command line over the same engine Dagster runs.
+
+Exit status: 0 when nothing failed, 1 when any prompt failed or conflicted, 2 for bad usage,
+configuration or charter (and then nothing was changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from .sync.charter import CharterError
+from .sync.config import ConfigError, load_config
+from .sync.engine import Side, SyncEngine
+from .sync.opik_gateway import OpikGateway
+from .sync.report import SyncReport
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+COMMANDS = {
+    "pull": "pull the composites from Opik into the charter",
+    "push": "push the charter's prompts and composites to Opik (never over an unpulled edit)",
+    "sync": "pull, then push (the nightly run)",
+    "plan": "dry run of sync: print every action with a unified diff, change nothing",
+    "run-now": "launch prompt_sync_job in the local Dagster instance, like a scheduled run",
+    "performance": "experiment scores per prompt version",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prompt-sync",
+        description="Keep the prompt charter in git and Opik's prompt library in step.",
+    )
+    parser.add_argument("--config", help="configuration YAML (default: $PROMPT_SYNC_CONFIG)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        # Accept the global flags after the command too: `prompt-sync sync --json`.
+        command.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        if name in ("sync", "plan"):
+            command.add_argument(
+                "--keep-charter",
+                action="append",
+                default=[],
+                metavar="PROMPT",
+                help="resolve a conflict on PROMPT with the charter's text (pushes it over Opik's)",
+            )
+            command.add_argument(
+                "--keep-opik",
+                action="append",
+                default=[],
+                metavar="PROMPT",
+                help="resolve a conflict on PROMPT with Opik's text (written into the charter)",
+            )
+        if name == "performance":
+            command.add_argument("--prompt", help="only this prompt (composite or individual)")
+            command.add_argument("--metric", help="only this feedback score")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        config = load_config(args.config)
+        if args.command == "run-now":
+            from .run_now import launch_prompt_sync_job
+
+            return launch_prompt_sync_job(config_path=args.config, as_json=args.json)
+        if args.command == "performance":
+            from .performance.cli import show_performance
+
+            return show_performance(
+                config, prompt=args.prompt, metric=args.metric, as_json=args.json
+            )
+        keep = _keep_choices(args)
+        gateway = OpikGateway.from_environment(config.opik)
+        try:
+            engine = SyncEngine(
+                config, gateway, dry_run=args.command == "plan", progress=_progress_printer()
+            )
+            report = engine.sync(
+                pull=args.command in ("pull", "sync", "plan"),
+                push=args.command in ("push", "sync", "plan"),
+                keep=keep,
+            )
+        finally:
+            gateway.close()
+    except (ConfigError, CharterError, ValueError) as exc:
+        print(f"prompt-sync: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_report(report, sys.stdout, show_diffs=args.command == "plan")
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _keep_choices(args: argparse.Namespace) -> dict[str, Side]:
+    keep: dict[str, Side] = {p: "charter" for p in getattr(args, "keep_charter", [])}
+    for prompt in getattr(args, "keep_opik", []):
+        if prompt in keep:
+            raise ValueError(f"{prompt!r} given to both --keep-charter and --keep-opik")
+        keep[prompt] = "opik"
+    return keep
+
+
+def print_report(report: SyncReport, out: TextIO, *, show_diffs: bool) -> None:
+    titles = {"pull": "Pull", "individual": "Individual prompts", "composite": "Composites"}
+    for step, title in titles.items():
+        actions = report.steps(step)  # type: ignore[arg-type]
+        if not actions:
+            continue
+        print(f"{title}{' (dry run)' if report.dry_run else ''}:", file=out)
+        for action in actions:
+            mark = " " if action.ok else "!"
+            version = f" {action.version}" if action.version else ""
+            print(f" {mark} {action.outcome:<13} {action.subject}{version}", file=out)
+            if action.reason and (not action.ok or step == "pull"):
+                for line in action.reason.splitlines():
+                    print(f"      {line}", file=out)
+            if show_diffs and action.diff:
+                for line in action.diff.splitlines():
+                    print(f"      {line}", file=out)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=out)
+    print(report.summary_line(), file=out)
+
+
+def _progress_printer():
+    """A one-line progress display on a terminal; silent when output is piped or logged."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(label: str, done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\r{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def seed_main(argv: Sequence[str] | None = None) -> int:
+    """The seed task's spellings: ``--all`` (push), ``--pull-all`` (pull), ``--performance``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    flags = {"--all", "--pull-all", "--performance"} & set(argv)
+    if not flags:
+        return main(argv)
+    if flags == {"--all", "--pull-all"}:
+        command = "sync"
+    elif len(flags) == 1:
+        command = {"--all": "push", "--pull-all": "pull", "--performance": "performance"}[
+            flags.pop()
+        ]
+    else:
+        print("prompt-sync: --performance can't be combined with --all/--pull-all", file=sys.stderr)
+        return EXIT_USAGE
+    options = [a for a in argv if a == "--json"] + _config_args(argv)
+    return main([*options, command])
+
+
+def _config_args(argv: list[str]) -> list[str]:
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return ["--config", argv[i + 1]]
+        if arg.startswith("--config="):
+            return [arg]
+    return []

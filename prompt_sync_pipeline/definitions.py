@@ -1,0 +1,35 @@
+"""The prompt-sync code location: ``dagster dev -w workspace.yaml`` loads ``defs`` from here.
+
+Loading it never imports the Opik SDK (the runs do) and never needs the configuration file:
+the configuration and the Opik settings are resolved when a run starts.
+"""
+
+import dagster as dg
+
+from prompt_sync_pipeline.defs import assets
+from prompt_sync_pipeline.defs.resources import (
+    OPIK_API_KEY_VAR,
+    OPIK_URL_VAR,
+    OPIK_WORKSPACE_VAR,
+    OpikResource,
+    PromptSyncResource,
+    env_var_if_set,
+)
+from prompt_sync_pipeline.defs.schedules import prompt_sync_daily, prompt_sync_job
+from prompt_sync_pipeline.sync.config import CONFIG_ENV_VAR
+
+opik = OpikResource(
+    url=env_var_if_set(OPIK_URL_VAR),
+    workspace=env_var_if_set(OPIK_WORKSPACE_VAR),
+    api_key=env_var_if_set(OPIK_API_KEY_VAR),
+)
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([assets]),
+    jobs=[prompt_sync_job],
+    schedules=[prompt_sync_daily],
+    resources={
+        "opik": opik,
+        "prompt_sync": PromptSyncResource(opik=opik, config_path=env_var_if_set(CONFIG_ENV_VAR)),
+    },
+)

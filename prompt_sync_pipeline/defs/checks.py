@@ -1,0 +1,145 @@
+"""Persona-drift checks: is each shared prompt (the persona) the same everywhere it is used?
+
+Both checks are evaluated inside the step of the asset they guard (``check_specs``), from the
+run's own reads of Opik: ``persona_drift`` right after the pull, before anything is pushed, and
+blocking, so an unresolvable drift stops the pushes; ``composites_match_charter`` right after the
+composites are pushed. Evaluating them in the step also means they report even when the step
+then fails the run for a prompt that failed.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from prompt_sync_pipeline.sync import composites as comp
+from prompt_sync_pipeline.sync.charter import Charter
+from prompt_sync_pipeline.sync.config import SyncConfig
+from prompt_sync_pipeline.sync.engine import PullPlan
+from prompt_sync_pipeline.sync.opik_gateway import OpikError, OpikGateway
+
+from .summaries import drift_markdown, labelled_diff, messages_text, version_label
+
+PERSONA_DRIFT = dg.AssetCheckSpec(
+    "persona_drift",
+    asset="local_individual_prompts",
+    blocking=True,
+    description="Before the push: which composites in Opik carry a shared prompt (one used by "
+    "two or more composites, such as the persona) that differs from the charter's. WARN when "
+    "the difference resolves itself (Opik's change is adopted and spreads to the other "
+    "composites, or the charter's change is pushed); ERROR when it is a conflict, which stops "
+    "the pushes of this run.",
+)
+
+COMPOSITES_MATCH_CHARTER = dg.AssetCheckSpec(
+    "composites_match_charter",
+    asset="pushed_composites",
+    description="After the push: every composite's current version in Opik equals its rebuild "
+    "from the charter (same messages, same template type). ERROR otherwise, naming the "
+    "composites and showing the difference.",
+)
+
+
+def shared_prompts(config: SyncConfig) -> list[str]:
+    return sorted(p for p in config.individual_names() if len(config.composites_using(p)) > 1)
+
+
+def persona_drift(config: SyncConfig, plan: PullPlan) -> dg.AssetCheckResult:
+    """Judge the pull's plan: a shared prompt that differs between the charter and a composite."""
+    shared = shared_prompts(config)
+    drift = [c for c in plan.changes if c.prompt in shared]
+    conflicting = sorted({c.composite for c in drift if c.prompt in plan.conflicts})
+    drifting = sorted({c.composite for c in drift})
+    metadata = {
+        "shared_prompts": dg.MetadataValue.json(shared),
+        "composites": dg.MetadataValue.json(drifting),
+        "conflicting_composites": dg.MetadataValue.json(conflicting),
+        "drifting_composites": dg.MetadataValue.int(len(drifting)),
+    }
+    if drift:
+        metadata["difference"] = dg.MetadataValue.md(drift_markdown(drift))
+    if conflicting:
+        prompts = sorted({c.prompt for c in drift if c.prompt in plan.conflicts})
+        description = (
+            f"Conflict on {', '.join(prompts)} in {', '.join(conflicting)}: changed in the charter "
+            "and in Opik since the last sync (or differently in several composites). Nothing "
+            "containing it is pushed; resolve with `prompt-sync sync --keep-charter PROMPT` or "
+            "`--keep-opik PROMPT`."
+        )
+        severity = dg.AssetCheckSeverity.ERROR
+    elif drift:
+        description = (
+            f"{', '.join(drifting)} carry a {', '.join(sorted({c.prompt for c in drift}))} that "
+            "differs from the charter's; the sync resolves it (adopted from Opik or pushed from "
+            "the charter) and the change reaches every composite that uses it."
+        )
+        severity = dg.AssetCheckSeverity.WARN
+    else:
+        description = "Every composite in Opik carries the charter's shared prompts."
+        severity = dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name=PERSONA_DRIFT.name,
+        passed=not drift,
+        severity=severity,
+        description=description,
+        metadata=metadata,
+    )
+
+
+def composites_match_charter(
+    config: SyncConfig, charter: Charter, gateway: OpikGateway, *, dry_run: bool
+) -> dg.AssetCheckResult:
+    """Read every composite's current version from Opik and compare it with the charter's rebuild."""
+    mismatched: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    for name, spec in config.composites.items():
+        parts = comp.Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
+        expected = parts.messages()
+        template_type = charter[spec.system_prompt].type
+        try:
+            current = gateway.get_version(name)
+        except OpikError as exc:
+            mismatched[name] = f"could not read it from Opik: {exc}"
+            continue
+        versions[name] = version_label(current)
+        if current is None:
+            mismatched[name] = "not in Opik"
+            continue
+        try:
+            actual = comp.parse_chat_template(current.template)
+        except comp.MalformedComposite as exc:
+            actual, problem = None, str(exc)
+        else:
+            problem = ""
+        if actual == expected and current.type == template_type:
+            continue
+        if actual == expected:
+            problem = f"template type {current.type!r}, the charter's is {template_type!r}"
+        diff = labelled_diff(
+            messages_text(actual) if actual is not None else current.template,
+            messages_text(expected),
+            f"Opik {name} {version_label(current)}",
+            f"rebuilt from the charter {config.charter.name}",
+        )
+        mismatched[name] = (problem + "\n" if problem else "") + f"```diff\n{diff.rstrip()}\n```"
+    metadata = {
+        "composites": dg.MetadataValue.json(sorted(config.composites)),
+        "mismatched_composites": dg.MetadataValue.json(sorted(mismatched)),
+        "opik_versions": dg.MetadataValue.json(versions),
+    }
+    if mismatched:
+        metadata["difference"] = dg.MetadataValue.md(
+            "\n\n".join(f"#### `{name}`\n{text}" for name, text in sorted(mismatched.items()))
+        )
+        description = f"{', '.join(sorted(mismatched))} in Opik differ from the charter's rebuild."
+        if dry_run:
+            description += " Dry run: nothing was pushed, so a difference is expected."
+    else:
+        description = "Every composite in Opik equals its rebuild from the charter."
+    return dg.AssetCheckResult(
+        check_name=COMPOSITES_MATCH_CHARTER.name,
+        passed=not mismatched,
+        # A dry run pushes nothing: report the difference without failing on it.
+        severity=dg.AssetCheckSeverity.WARN if dry_run else dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata=metadata,
+    )

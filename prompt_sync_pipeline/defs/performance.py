@@ -1,0 +1,70 @@
+"""The prompt performance view as a Dagster asset, materialized on demand.
+
+It sits in its own group, outside ``prompt_sync_job``: it only reads Opik, so the nightly sync's
+lineage and schedule stay as they are, and the data team refreshes it when they want to look.
+"""
+
+# No `from __future__ import annotations` here: Dagster reads the context annotation at import.
+import dagster as dg
+
+from ..performance import PerformanceReport, collect_performance
+from ..performance.render import to_markdown
+from ..sync.config import load_config
+from ..sync.opik_gateway import OpikGateway
+
+PERFORMANCE_GROUP = "prompt_performance"
+
+
+@dg.asset(
+    group_name=PERFORMANCE_GROUP,
+    kinds={"opik"},
+    owners=["team:data"],
+    code_version="1",
+)
+def prompt_performance(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Which version of each managed prompt won the team's Opik experiments.
+
+    For every composite and individual prompt of the sync configuration: its versions in Opik
+    (who created each: prompt-sync or someone else), the experiments that evaluated each version
+    with their mean feedback scores, the best version per metric and how the current version moved
+    against the previous one. The best score of each composite per metric is recorded as a number,
+    so the asset page plots whether optimizing in Opik is paying off over time.
+
+    Reads the configuration named by ``PROMPT_SYNC_CONFIG`` and Opik's ``OPIK_*`` variables.
+    """
+    config = load_config()
+    gateway = OpikGateway.from_environment(config.opik)
+    try:
+        report = collect_performance(config, gateway)
+    finally:
+        gateway.close()
+    context.log.info(
+        "Opik requests: %d reads, %d retries", gateway.stats.reads, gateway.stats.retries
+    )
+    table = dg.MetadataValue.md(to_markdown(report))
+    if report.failed:
+        # A partial table would silently leave gaps in the plotted best scores: fail, and show why.
+        reasons = "; ".join(f"{p.name}: {p.error}" for p in report.failed)
+        raise dg.Failure(
+            description=f"Opik reads failed for {len(report.failed)} prompt(s): {reasons}",
+            metadata={"performance": table},
+        )
+    return dg.MaterializeResult(metadata={"performance": table, **numeric_metadata(report)})
+
+
+def numeric_metadata(report: PerformanceReport) -> dict[str, dg.MetadataValue]:
+    """Counts, and per composite and metric the best version's score (``best_<metric>/<composite>``)."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "experiments": dg.MetadataValue.int(sum(p.experiment_count for p in report.prompts)),
+        "prompts_without_experiments": dg.MetadataValue.int(
+            sum(1 for p in report.prompts if p.status in ("no_experiments", "not_in_opik"))
+        ),
+    }
+    for prompt in report.prompts:
+        if prompt.kind != "composite":
+            continue
+        for metric in sorted(prompt.best):
+            best = prompt.best_score(metric)
+            if best is not None:
+                metadata[f"best_{metric}/{prompt.name}"] = dg.MetadataValue.float(best)
+    return metadata

@@ -1,0 +1,53 @@
+"""What a sync run says about itself in Dagster's run list: its day, run key, counters, success key.
+
+Dagster OSS has no run-level metadata, so the run's counters are run tags (strings), written by
+each asset as it finishes; the runs list shows them and ``RunsFilter(tags=...)`` finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+TASK = "task_prompt_sync"
+PREFIX = "prompt_sync/"
+DAY_TAG = PREFIX + "day"  # YYYYMMDD: the day the run syncs for (the scheduled day)
+TRIGGER_TAG = PREFIX + "trigger"  # schedule | run-now
+DRY_RUN_TAG = PREFIX + "dry_run"
+SUCCESS_KEY_TAG = PREFIX + "success_key"
+RUN_KEY_TAG = "dagster/run_key"  # what the scheduler itself sets for a RunRequest's run_key
+SCHEDULED_EXECUTION_TIME_TAG = ".dagster/scheduled_execution_time"
+
+
+def run_key(day: date) -> str:
+    """One scheduled run per day: ``task_prompt_sync:YYYYMMDD``."""
+    return f"{TASK}:{day:%Y%m%d}"
+
+
+def success_key(day: date) -> str:
+    return f"success:{run_key(day)}"
+
+
+def day_tags(day: date, trigger: str) -> dict[str, str]:
+    """The tags that make a run the day's sync, whoever launched it."""
+    return {DAY_TAG: f"{day:%Y%m%d}", TRIGGER_TAG: trigger}
+
+
+def counter_tags(counters: Mapping[str, int]) -> dict[str, str]:
+    return {PREFIX + name: str(value) for name, value in counters.items()}
+
+
+def today(timezone: str, now: datetime | None = None) -> date:
+    """The current day where the team's midnight is."""
+    return (now or datetime.now(ZoneInfo(timezone))).astimezone(ZoneInfo(timezone)).date()
+
+
+def run_day(tags: Mapping[str, str], start_time: float | None, timezone: str) -> date:
+    """The day a run syncs for: the scheduled day if it has one, else its start day in the zone."""
+    if DAY_TAG in tags:
+        return datetime.strptime(tags[DAY_TAG], "%Y%m%d").date()
+    if SCHEDULED_EXECUTION_TIME_TAG in tags:
+        return today(timezone, datetime.fromisoformat(tags[SCHEDULED_EXECUTION_TIME_TAG]))
+    started = datetime.fromtimestamp(start_time, ZoneInfo(timezone)) if start_time else None
+    return today(timezone, started)

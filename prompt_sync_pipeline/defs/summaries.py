@@ -1,0 +1,202 @@
+"""Materialization metadata: integer counters (the UI plots them over time) and markdown summaries.
+
+Counters are emitted with every known outcome, zeros included, so each plot has a point per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dagster as dg
+
+from prompt_sync_pipeline.sync.config import SyncConfig
+from prompt_sync_pipeline.sync.engine import PartChange, PullPlan
+from prompt_sync_pipeline.sync.opik_gateway import RemoteVersion
+from prompt_sync_pipeline.sync.report import Action, Step, SyncReport
+
+# The outcomes each step can report (``Action.outcome``), for zero-filled breakdowns.
+OUTCOMES: dict[Step, tuple[str, ...]] = {
+    "pull": ("adopted", "kept_local", "unchanged", "conflict", "malformed", "failed"),
+    "individual": ("created", "unchanged", "blocked", "failed"),
+    "composite": ("created", "unchanged", "recorded_base", "blocked", "failed"),
+}
+STEP_COUNTERS: dict[Step, tuple[str, str]] = {
+    "pull": ("pull_changed", "pull_failed"),
+    "individual": ("individual_synced", "individual_failed"),
+    "composite": ("composite_synced", "composite_failed"),
+}
+DECISIONS = {
+    "adopt": "changed in Opik: the pull adopts it",
+    "keep_local": "changed in the charter: the push sends it",
+    "conflict": "conflict: changed on both sides",
+}
+
+
+def version_label(version: RemoteVersion | None) -> str:
+    if version is None:
+        return "—"
+    return f"{version.version_number or '?'} ({version.commit})"
+
+
+def step_metadata(report: SyncReport, step: Step) -> dict[str, Any]:
+    """A step's two counters, its outcome breakdown, its summary table, diffs and warnings."""
+    actions = report.steps(step)
+    counters = report.counters
+    metadata: dict[str, Any] = {
+        name: dg.MetadataValue.int(counters[name]) for name in STEP_COUNTERS[step]
+    }
+    metadata.update(outcome_counts(actions, OUTCOMES[step]))
+    metadata["dry_run"] = dg.MetadataValue.bool(report.dry_run)
+    metadata["summary"] = dg.MetadataValue.md(actions_table(actions))
+    if any(a.diff for a in actions):
+        metadata["diffs"] = dg.MetadataValue.md(diffs_markdown(actions))
+    if report.warnings:
+        metadata["warnings"] = dg.MetadataValue.md(bullets(report.warnings))
+    return metadata
+
+
+def outcome_counts(actions: Iterable[Action], known: Iterable[str]) -> dict[str, Any]:
+    counts = dict.fromkeys(known, 0)
+    for action in actions:
+        counts[action.outcome] = counts.get(action.outcome, 0) + 1
+    return {f"outcome_{name}": dg.MetadataValue.int(n) for name, n in counts.items()}
+
+
+def actions_table(actions: Iterable[Action], versions: Mapping[str, str] | None = None) -> str:
+    rows = [
+        "| Prompt | Action | Opik version | Note |",
+        "| --- | --- | --- | --- |",
+    ]
+    for action in actions:
+        version = action.version or (versions or {}).get(action.subject) or "—"
+        note = action.reason.splitlines()[0] if action.reason else ""
+        mark = "" if action.ok else " ⚠"
+        rows.append(
+            f"| `{action.subject}` | {action.outcome}{mark} | {_cell(version)} | {_cell(note)} |"
+        )
+    if len(rows) == 2:
+        rows.append("| — | nothing to do | | |")
+    return "\n".join(rows)
+
+
+def diffs_markdown(actions: Iterable[Action]) -> str:
+    return "\n\n".join(
+        f"#### `{a.subject}` ({a.outcome})\n```diff\n{a.diff.rstrip()}\n```"
+        for a in actions
+        if a.diff
+    )
+
+
+def bullets(lines: Iterable[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def opik_composites_metadata(
+    config: SyncConfig, plan: PullPlan, preview: SyncReport
+) -> dict[str, Any]:
+    """Each composite as Opik holds it, split into its parts, and each part's drift."""
+    changes = {(c.composite, c.role): c for c in plan.changes}
+    rows = [
+        "| Composite | Opik version | System | User |",
+        "| --- | --- | --- | --- |",
+    ]
+    decomposed: dict[str, Any] = {}
+    for name, spec in config.composites.items():
+        read = plan.reads.get(name)
+        pulled = read.pulled if read else None
+        state: dict[str, str] = {}
+        if read is None or read.error:
+            problem = f"read failed: {read.error if read else 'not read'}"
+        elif name in plan.failures:
+            problem = f"can't be split: {plan.failures[name][1]}"
+        elif pulled is None:
+            problem = "not in Opik yet: the push creates it"
+        else:
+            problem = ""
+            for role, prompt in spec.parts().items():
+                change = changes.get((name, role))
+                state[role] = DECISIONS[change.decision] if change else "in sync"
+        cells = [
+            f"`{spec.system_prompt}`: {state.get('system', problem)}",
+            f"`{spec.user_prompt}`: {state.get('user', problem)}",
+        ]
+        rows.append(
+            f"| `{name}` | {version_label(pulled)} | {_cell(cells[0])} | {_cell(cells[1])} |"
+        )
+        decomposed[name] = {
+            "opik_version": version_label(pulled),
+            "problem": problem or None,
+            "parts": {
+                role: {"prompt": prompt, "state": state.get(role)}
+                for role, prompt in spec.parts().items()
+            },
+        }
+    decisions = [c.decision for c in plan.changes]
+    metadata: dict[str, Any] = {
+        "composites": dg.MetadataValue.int(len(config.composites)),
+        "composites_in_sync": dg.MetadataValue.int(
+            sum(
+                1
+                for name in config.composites
+                if name not in plan.failures
+                and (r := plan.reads.get(name)) is not None
+                and not r.error
+                and r.pulled is not None
+                and not any(c.composite == name for c in plan.changes)
+            )
+        ),
+        "parts_adoptable": dg.MetadataValue.int(decisions.count("adopt")),
+        "parts_charter_ahead": dg.MetadataValue.int(decisions.count("keep_local")),
+        "parts_conflicting": dg.MetadataValue.int(decisions.count("conflict")),
+        **step_metadata(preview, "pull"),
+        "summary": dg.MetadataValue.md("\n".join(rows)),
+        "decomposed": dg.MetadataValue.json(decomposed),
+    }
+    metadata.pop("diffs", None)
+    if plan.changes:
+        metadata["drift"] = dg.MetadataValue.md(drift_markdown(plan.changes))
+    return metadata
+
+
+def drift_markdown(changes: Iterable[PartChange]) -> str:
+    """Per drifting part: what the charter has, what Opik has, and the decision."""
+    blocks = []
+    for change in changes:
+        diff = labelled_diff(
+            change.local, change.remote, "charter", f"Opik {change.composite} {change.remote_label}"
+        )
+        blocks.append(
+            f"#### `{change.composite}`, {change.role} message (`{change.prompt}`): "
+            f"{DECISIONS[change.decision]}\n"
+            + (f"{change.why}\n" if change.why else "")
+            + f"```diff\n{diff.rstrip()}\n```"
+        )
+    return "\n\n".join(blocks)
+
+
+def labelled_diff(before: str, after: str, before_label: str, after_label: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=before_label,
+        tofile=after_label,
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def messages_text(messages: object) -> str:
+    """A chat prompt's messages as readable text, for diffs."""
+    if not isinstance(messages, list):
+        return json.dumps(messages, indent=2, ensure_ascii=False) if messages else ""
+    return "".join(
+        f"[{m.get('role')}]\n{m.get('content')}\n" if isinstance(m, dict) else f"{m}\n"
+        for m in messages
+    )
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,56 @@
+"""``prompt-sync performance``: experiment scores per prompt version, as a table or as JSON.
+
+Exit status: 0 when every prompt was read, 1 when Opik refused or failed a read (the server's
+message goes to stderr; the prompts that were read are still printed), 2 for an unknown prompt.
+
+``--json`` prints::
+
+    {"project": str, "metric": str | null,
+     "prompts": [{"name", "kind": "composite" | "individual",
+                  "status": "ok" | "no_experiments" | "not_in_opik" | "failed", "error": str | null,
+                  "current_version": "vN" | null, "previous_version": "vN" | null,
+                  "versions": [{"version": "vN", "id", "commit", "created_at": ISO 8601 | null,
+                                "created_by_tool": bool,
+                                "experiments": [{"name", "id", "dataset", "trace_count",
+                                                 "created_at", "scores": {metric: mean}}],
+                                "scores": {metric: mean}}],   # newest version first
+                  "best": {metric: "vN"},
+                  "current_vs_previous": {metric: delta},
+                  "unlisted_experiments": int}]}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..sync.config import SyncConfig
+from ..sync.opik_gateway import OpikGateway
+from .engine import UnknownPrompt, collect_performance
+from .render import write_text
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def show_performance(
+    config: SyncConfig,
+    *,
+    prompt: str | None = None,
+    metric: str | None = None,
+    as_json: bool = False,
+) -> int:
+    gateway = OpikGateway.from_environment(config.opik)
+    try:
+        report = collect_performance(config, gateway, prompt=prompt, metric=metric)
+    except UnknownPrompt as exc:
+        print(f"prompt-sync: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        gateway.close()
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        write_text(report, sys.stdout)
+    for failed in report.failed:
+        print(f"prompt-sync: {failed.name}: {failed.error}", file=sys.stderr)
+    return EXIT_FAILED if report.failed else EXIT_OK

@@ -1,0 +1,174 @@
+"""Reads, per managed prompt, its versions and the experiments that used them, from Opik.
+
+Three kinds of read per prompt: the latest version (which gives the prompt's id), the version
+listing (100 per page) and the experiments linked to the prompt (100 per page). Prompts are read
+concurrently on a pool bounded by ``opik.max_concurrency``, like the sync. A prompt whose reads
+fail is reported as failed with Opik's message; the others are still reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from ..sync import composites as comp
+from ..sync.config import SyncConfig
+from ..sync.opik_gateway import OpikError, OpikGateway, RemoteVersion
+from .models import ExperimentRun, Kind, PerformanceReport, PromptPerformance, VersionPerformance
+from .opik_reads import experiments_for_prompt
+
+
+class UnknownPrompt(ValueError):
+    """``--prompt`` named a prompt the configuration does not manage."""
+
+
+def managed_prompts(config: SyncConfig) -> list[tuple[str, Kind]]:
+    """Composites in configuration order, then their parts in order of first use."""
+    prompts: list[tuple[str, Kind]] = [(name, "composite") for name in config.composites]
+    individuals = dict.fromkeys(
+        part for spec in config.composites.values() for part in spec.parts().values()
+    )
+    return prompts + [(name, "individual") for name in individuals]
+
+
+def collect_performance(
+    config: SyncConfig,
+    gateway: OpikGateway,
+    *,
+    prompt: str | None = None,
+    metric: str | None = None,
+) -> PerformanceReport:
+    """The performance view of every managed prompt (or just ``prompt``), optionally one metric."""
+    prompts = managed_prompts(config)
+    if prompt is not None:
+        prompts = [(name, kind) for name, kind in prompts if name == prompt]
+        if not prompts:
+            raise UnknownPrompt(
+                f"{prompt!r} is not a prompt of the configuration; it manages "
+                + ", ".join(name for name, _ in managed_prompts(config))
+            )
+    workers = min(config.opik.max_concurrency, len(prompts))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt-perf") as pool:
+        results = list(pool.map(lambda item: _read_prompt(gateway, *item, metric=metric), prompts))
+    return PerformanceReport(gateway.project_name, tuple(results), metric)
+
+
+def _read_prompt(
+    gateway: OpikGateway, name: str, kind: Kind, *, metric: str | None
+) -> PromptPerformance:
+    try:
+        latest = gateway.get_version(name)
+        if latest is None:
+            return PromptPerformance.missing(name, kind)
+        # The listing is read after the latest version, so it holds it unless it was deleted since.
+        versions = {v.id: v for v in gateway.history(latest.prompt_id)}
+        versions.setdefault(latest.id, latest)
+        experiments = list(experiments_for_prompt(gateway, latest.prompt_id))
+    except OpikError as exc:
+        return PromptPerformance.failed(name, kind, str(exc))
+
+    by_version: dict[str, list[ExperimentRun]] = {version_id: [] for version_id in versions}
+    by_commit = {v.commit: v.id for v in versions.values()}
+    unlisted = 0
+    for experiment in experiments:
+        version_ids: set[str] = set()
+        for version_id, commit in _linked_versions(experiment, latest.prompt_id):
+            found = version_id if version_id in by_version else by_commit.get(commit or "")
+            if found is not None:
+                version_ids.add(found)
+        if not version_ids:
+            unlisted += 1
+            continue
+        run = _experiment_run(experiment, metric)
+        if metric is not None and not run.scores:
+            continue  # asked for one metric: an experiment that didn't score it says nothing
+        for version_id in version_ids:
+            by_version[version_id].append(run)
+
+    ordered = sorted(versions.values(), key=_newest_first)
+    return PromptPerformance.build(
+        name,
+        kind,
+        [_version_performance(v, by_version[v.id]) for v in ordered],
+        unlisted_experiments=unlisted,
+    )
+
+
+def _linked_versions(experiment: Any, prompt_id: str) -> list[tuple[str | None, str | None]]:
+    """(version id, commit) of each version of this prompt the experiment used."""
+    links = list(experiment.prompt_versions or [])
+    if not links and experiment.prompt_version is not None:  # the legacy single link
+        links = [experiment.prompt_version]
+    return [
+        (link.prompt_version_id, link.commit)
+        for link in links
+        # Links without a prompt id predate multi-prompt experiments: they are this prompt's,
+        # since Opik only returned the experiment because it is linked to this prompt.
+        if link.prompt_id in (None, prompt_id)
+    ]
+
+
+def _experiment_run(experiment: Any, metric: str | None) -> ExperimentRun:
+    # Experiment-level scores (computed once over the whole run) complete the per-trace means;
+    # on a name clash the per-trace mean wins, as it is the one computed the same way everywhere.
+    scores = {s.name: s.value for s in experiment.experiment_scores or []}
+    scores.update({s.name: s.value for s in experiment.feedback_scores or []})
+    if metric is not None:
+        scores = {name: value for name, value in scores.items() if name == metric}
+    return ExperimentRun(
+        id=experiment.id or "",
+        name=experiment.name or experiment.id or "",
+        dataset=experiment.dataset_name,
+        trace_count=experiment.trace_count,
+        created_at=experiment.created_at,
+        scores=scores,
+    )
+
+
+def _version_performance(
+    version: RemoteVersion, experiments: Iterable[ExperimentRun]
+) -> VersionPerformance:
+    newest_first = sorted(
+        experiments, key=lambda e: (_timestamp(e.created_at), e.name), reverse=True
+    )
+    return VersionPerformance(
+        id=version.id,
+        version=version.version_number or version.commit,
+        commit=version.commit,
+        created_at=version.created_at,
+        created_by_tool=created_by_tool(version),
+        experiments=tuple(newest_first),
+    )
+
+
+def created_by_tool(version: RemoteVersion) -> bool:
+    """True for versions prompt-sync created: they carry its record of their own content's hash.
+
+    A version the tool only adopted (the ``prompt-sync-base:`` tag) was created by someone else,
+    so the tag does not count here; copied metadata doesn't either, as the hash wouldn't match.
+    """
+    template_type = version.type or "mustache"
+    content: str | list[dict[str, Any]] = version.template
+    if version.template_structure == "chat":
+        try:
+            content = json.loads(version.template)
+        except json.JSONDecodeError:
+            return False
+    return comp.is_recorded_base(version.metadata, None, comp.content_hash(content, template_type))
+
+
+_VERSION_NUMBER = re.compile(r"^v(\d+)$")
+
+
+def _newest_first(version: RemoteVersion) -> tuple[int, float, str]:
+    match = _VERSION_NUMBER.match(version.version_number or "")
+    number = int(match.group(1)) if match else -1
+    return (-number, -_timestamp(version.created_at), version.id)
+
+
+def _timestamp(moment: datetime | None) -> float:
+    return moment.timestamp() if moment else 0.0

@@ -1,0 +1,114 @@
+"""The team's sync configuration: one YAML file, validated at the edge."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration file is missing or invalid. Nothing was changed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompositeSpec(_Strict):
+    """A composite chat prompt: which individual prompt fills each message."""
+
+    system_prompt: str
+    user_prompt: str
+
+    def parts(self) -> dict[str, str]:
+        return {"system": self.system_prompt, "user": self.user_prompt}
+
+
+class RetrySettings(_Strict):
+    """Retries of transient Opik failures (429, 5xx, timeouts, refused connections)."""
+
+    attempts: int = Field(default=5, ge=1, le=20)
+    initial_backoff_seconds: float = Field(default=0.5, ge=0)
+    max_backoff_seconds: float = Field(default=10.0, ge=0)
+    max_retry_after_seconds: float = Field(default=30.0, ge=0)
+
+
+class OpikSettings(_Strict):
+    """Where the prompts live in Opik. Address and credentials come from the SDK's own variables."""
+
+    project_name: str = Field(min_length=1)
+    pull_environment: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,150}$")
+    max_concurrency: int = Field(default=16, ge=1, le=128)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    retries: RetrySettings = RetrySettings()
+
+
+class SyncConfig(_Strict):
+    """Validated configuration, with the charter path resolved against the config file."""
+
+    charter: Path
+    opik: OpikSettings
+    composites: dict[str, CompositeSpec] = Field(min_length=1)
+    # Which side wins when a composite and the charter differ and no base was ever recorded.
+    first_contact: Literal["conflict", "charter", "opik"] = "conflict"
+    lock_timeout_seconds: float = Field(default=30.0, ge=0)
+    schedule_timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _parts_differ(self) -> SyncConfig:
+        for name, spec in self.composites.items():
+            if spec.system_prompt == spec.user_prompt:
+                raise ValueError(
+                    f"composite {name!r} uses {spec.system_prompt!r} for both messages"
+                )
+        return self
+
+    def individual_names(self) -> set[str]:
+        return {part for spec in self.composites.values() for part in spec.parts().values()}
+
+    def composites_using(self, prompt_name: str) -> list[str]:
+        return [
+            name for name, spec in self.composites.items() if prompt_name in spec.parts().values()
+        ]
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file named on the command line, else by ``PROMPT_SYNC_CONFIG``."""
+    raw = explicit or os.environ.get(CONFIG_ENV_VAR)
+    if not raw:
+        raise ConfigError(f"no configuration: pass --config PATH or set {CONFIG_ENV_VAR}")
+    return Path(raw).expanduser()
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
+    config_path = resolve_config_path(path)
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path}: configuration file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: expected a mapping at the top level")
+    try:
+        config = SyncConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{config_path}: {_describe(exc)}") from None
+    charter = (
+        config.charter if config.charter.is_absolute() else config_path.parent / config.charter
+    )
+    return config.model_copy(update={"charter": charter.resolve()})
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"{key}: {error['msg']}")
+    return "; ".join(problems)

@@ -1,0 +1,577 @@
+"""The three-way sync of the charter and Opik (see docs/sync-semantics in the README).
+
+One run is three steps: pull (read every composite, split it, adopt what Opik changed),
+push individuals (each charter prompt as a text prompt) and push composites (each composite
+rebuilt from the charter as a chat prompt). Each composite's *base* is the newest version in its
+Opik history that carries the tool's genuine record; it tells "Opik was optimized" apart from
+"the charter was edited".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from . import composites as comp
+from .charter import Charter, charter_lock, load_charter, write_charter
+from .composites import MalformedComposite, Parts
+from .config import ConfigError, SyncConfig
+from .opik_gateway import OpikError, OpikGateway, RemoteVersion
+from .report import Action, SyncReport, unified_diff
+
+Progress = Callable[[str, int, int], None]
+Side = Literal["charter", "opik"]
+T = TypeVar("T")
+R = TypeVar("R")
+
+CHANGE_DESCRIPTION = "pushed by prompt-sync from the charter"
+
+
+@dataclass
+class CompositeRead:
+    """What Opik holds for one composite: the version the pull reads and the latest one."""
+
+    name: str
+    pulled: RemoteVersion | None = None
+    latest: RemoteVersion | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Base:
+    version: RemoteVersion
+    parts: Parts
+
+
+@dataclass
+class PartChange:
+    """A part of a composite whose Opik text differs from the charter's, and what to do about it."""
+
+    composite: str
+    role: str
+    prompt: str
+    decision: Literal["adopt", "keep_local", "conflict"]
+    local: str
+    remote: str
+    remote_label: str
+    why: str = ""
+
+
+@dataclass
+class PullPlan:
+    """The pull's decisions: adoptions per prompt, conflicts, and composites that could not be read."""
+
+    reads: dict[str, CompositeRead]
+    changes: list[PartChange] = field(default_factory=list)
+    adoptions: dict[str, str] = field(default_factory=dict)
+    conflicts: dict[str, list[PartChange]] = field(default_factory=dict)
+    failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (outcome, reason)
+
+    def blocked_composites(self, config: SyncConfig) -> set[str]:
+        return {c for p in self.conflicts for c in config.composites_using(p)}
+
+
+class SyncEngine:
+    """Runs the sync steps for one configuration against one Opik project."""
+
+    def __init__(
+        self,
+        config: SyncConfig,
+        gateway: OpikGateway,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.dry_run = dry_run
+        self._progress = progress
+        self._bases: dict[str, Base | None] = {}
+        self._bases_lock = threading.Lock()
+
+    # Whole runs ------------------------------------------------------------------------------
+
+    def sync(
+        self, *, pull: bool = True, push: bool = True, keep: Mapping[str, Side] | None = None
+    ) -> SyncReport:
+        """A full run under the charter lock: pull, then push individuals and composites."""
+        report = SyncReport(dry_run=self.dry_run)
+        with charter_lock(self.config.charter, self.config.lock_timeout_seconds):
+            charter = self.load_charter()
+            plan = None
+            if pull:
+                plan = self.plan_pull(charter, self.read_composites(), keep=keep)
+                charter = self.apply_pull(charter, plan, report)
+            if push:
+                self.push_individuals(charter, report, plan)
+                self.push_composites(charter, report, plan)
+        return report
+
+    def load_charter(self) -> Charter:
+        """The charter, checked against the composite table (unknown names fail before any write)."""
+        charter = load_charter(self.config.charter)
+        for name, spec in self.config.composites.items():
+            missing = [p for p in spec.parts().values() if p not in charter]
+            if missing:
+                raise ConfigError(
+                    f"composite {name!r} uses {', '.join(map(repr, missing))}, "
+                    f"not in the charter {self.config.charter}"
+                )
+            types = {charter[p].type for p in spec.parts().values()}
+            if len(types) > 1:
+                raise ConfigError(
+                    f"composite {name!r} mixes template types {sorted(types)}; "
+                    "its parts must share one type"
+                )
+        return charter
+
+    # Step 1: pull ----------------------------------------------------------------------------
+
+    def read_composites(self, names: Iterable[str] | None = None) -> dict[str, CompositeRead]:
+        """One read per composite (two when a pull environment is configured)."""
+        reads = self._map("read composites", list(names or self.config.composites), self._read)
+        return {read.name: read for read in reads}
+
+    def _read(self, name: str) -> CompositeRead:
+        environment = self.config.opik.pull_environment
+        try:
+            latest = self.gateway.get_version(name)
+            pulled = latest
+            if environment and latest is not None:
+                pulled = self.gateway.get_version(name, environment=environment)
+        except OpikError as exc:
+            return CompositeRead(name, error=str(exc))
+        return CompositeRead(name, pulled=pulled, latest=latest)
+
+    def plan_pull(
+        self,
+        charter: Charter,
+        reads: Mapping[str, CompositeRead],
+        *,
+        keep: Mapping[str, Side] | None = None,
+    ) -> PullPlan:
+        """Decide, per part of each composite, whether Opik or the charter changed it."""
+        keep = dict(keep or {})
+        plan = PullPlan(reads=dict(reads))
+        classified = self._map(
+            "compare composites",
+            list(reads.values()),
+            lambda read: (read.name, self._classify(read, charter, keep)),
+        )
+        for name, result in classified:
+            if isinstance(result, tuple):
+                plan.failures[name] = result
+            else:
+                plan.changes.extend(result)
+        self._agree_on_shared_parts(plan, keep)
+        return plan
+
+    def _classify(
+        self, read: CompositeRead, charter: Charter, keep: Mapping[str, Side]
+    ) -> list[PartChange] | tuple[str, str]:
+        spec = self.config.composites[read.name]
+        if read.error:
+            return ("failed", read.error)
+        remote_version = read.pulled
+        if remote_version is None:
+            return []  # not in Opik yet (or not in the pull environment): step 3 creates it
+        try:
+            remote = self._parts_of(remote_version)
+        except MalformedComposite as exc:
+            return ("malformed", f"{_label(remote_version)}: {exc}")
+        local = Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
+        changes: list[PartChange] = []
+        for role, prompt in spec.parts().items():
+            if remote[role] == local[role]:
+                continue
+            change = PartChange(
+                read.name,
+                role,
+                prompt,
+                "conflict",
+                local[role],
+                remote[role],
+                _label(remote_version),
+            )
+            if prompt in keep:
+                change.decision = "keep_local" if keep[prompt] == "charter" else "adopt"
+                change.why = f"resolved by hand: keep the {keep[prompt]}'s text"
+            else:
+                self._decide(change, read)
+            changes.append(change)
+        for change in changes:
+            if change.decision != "adopt":
+                continue
+            template_type = charter[change.prompt].type
+            if remote_version.type != template_type:
+                return (
+                    "malformed",
+                    f"{_label(remote_version)}: template type changed from {template_type!r} "
+                    f"to {remote_version.type!r}",
+                )
+            problem = comp.variable_change(change.role, change.remote, change.local, template_type)
+            if problem:
+                return ("malformed", f"{_label(remote_version)}: {problem}")
+        return changes
+
+    def _decide(self, change: PartChange, read: CompositeRead) -> None:
+        assert read.pulled is not None
+        base = self.base_of(read)
+        if base is None:
+            side = self.config.first_contact
+            if side == "conflict":
+                change.why = (
+                    "no base: the charter and Opik differ and prompt-sync never recorded "
+                    "a version both agreed on"
+                )
+            else:
+                change.decision = "keep_local" if side == "charter" else "adopt"
+                change.why = f"first contact: configuration trusts the {side}"
+            return
+        if read.pulled.id < base.version.id:
+            # The pull environment still points to a version older than the last sync.
+            change.decision, change.why = "keep_local", "Opik's pulled version predates the base"
+        elif change.local == base.parts[change.role]:
+            change.decision, change.why = "adopt", f"changed in Opik since {_label(base.version)}"
+        elif change.remote == base.parts[change.role]:
+            change.decision, change.why = "keep_local", "changed in the charter since the last sync"
+        else:
+            change.why = f"changed in both the charter and Opik since {_label(base.version)}"
+
+    def _agree_on_shared_parts(self, plan: PullPlan, keep: Mapping[str, Side]) -> None:
+        by_prompt: dict[str, list[PartChange]] = {}
+        for change in plan.changes:
+            by_prompt.setdefault(change.prompt, []).append(change)
+        for prompt, changes in by_prompt.items():
+            proposals = [c for c in changes if c.decision == "adopt"]
+            conflicts = [c for c in changes if c.decision == "conflict"]
+            if not conflicts and len({c.remote for c in proposals}) > 1:
+                for change in proposals:
+                    change.decision = "conflict"
+                    change.why = "composites in Opik disagree on this shared prompt"
+                conflicts = proposals
+            if conflicts:
+                plan.conflicts[prompt] = [c for c in changes if c.decision != "keep_local"]
+            elif proposals:
+                plan.adoptions[prompt] = proposals[0].remote
+
+    def apply_pull(self, charter: Charter, plan: PullPlan, report: SyncReport) -> Charter:
+        """Write the adopted parts into the charter (once, atomically) and report the pull."""
+        for name, (outcome, reason) in sorted(plan.failures.items()):
+            report.add(Action("pull", name, outcome, ok=False, reason=reason))
+        conflicted_composites = plan.blocked_composites(self.config)
+        for name in sorted(plan.reads):
+            if name in plan.failures:
+                continue
+            if name in conflicted_composites:
+                report.add(
+                    Action(
+                        "pull", name, "conflict", ok=False, reason=self._conflict_help(name, plan)
+                    )
+                )
+            else:
+                ahead = any(
+                    c.composite == name and c.decision == "keep_local" for c in plan.changes
+                )
+                report.add(Action("pull", name, "kept_local" if ahead else "unchanged"))
+        for prompt, text in sorted(plan.adoptions.items()):
+            sources = sorted(c.composite for c in plan.changes if c.prompt == prompt)
+            report.add(
+                Action(
+                    "pull",
+                    prompt,
+                    "adopted",
+                    reason="from " + ", ".join(sources),
+                    diff=unified_diff(charter[prompt].template, text, prompt),
+                )
+            )
+            spread = sorted(set(self.config.composites_using(prompt)) - set(sources))
+            if len(self.config.composites_using(prompt)) > 1:
+                report.warnings.append(
+                    f"shared prompt {prompt!r} changed in Opik ({', '.join(sources)})"
+                    + (f"; the change spreads to {', '.join(spread)} in step 3" if spread else "")
+                )
+        if not plan.adoptions:
+            return charter
+        updated = charter.with_templates(plan.adoptions)
+        if not self.dry_run:
+            write_charter(updated)
+        return updated
+
+    def _conflict_help(self, composite: str, plan: PullPlan) -> str:
+        lines = []
+        for prompt, changes in sorted(plan.conflicts.items()):
+            if composite not in self.config.composites_using(prompt):
+                continue
+            mine = [c for c in changes if c.composite == composite] or changes[:1]
+            for change in mine:
+                lines.append(
+                    f"conflict on {prompt!r} ({change.why}). The charter "
+                    f"{self.config.charter} has:\n{_indent(change.local)}\n"
+                    f"Opik's {change.composite} {change.remote_label} has:\n{_indent(change.remote)}\n"
+                    f"Resolve with `prompt-sync sync --keep-charter {prompt}` or "
+                    f"`prompt-sync sync --keep-opik {prompt}`, or edit the charter's {prompt!r} "
+                    "to the text you want and run `--keep-charter` once."
+                )
+        return "\n".join(lines)
+
+    # Step 2: individual prompts ----------------------------------------------------------------
+
+    def push_individuals(
+        self, charter: Charter, report: SyncReport, plan: PullPlan | None = None
+    ) -> None:
+        """Every charter prompt becomes a text prompt in Opik (a version only when it changed)."""
+        blocked = set(plan.conflicts) if plan else set()
+        names = list(charter.prompts)
+        for name in names:
+            if name in blocked:
+                report.add(
+                    Action(
+                        "individual", name, "blocked", ok=False, reason="unresolved pull conflict"
+                    )
+                )
+        todo = [n for n in names if n not in blocked]
+        report.add(
+            *self._map("push individuals", todo, lambda n: self._push_individual(charter, n))
+        )
+
+    def _push_individual(self, charter: Charter, name: str) -> Action:
+        prompt = charter[name]
+        try:
+            current = self.gateway.get_version(name)
+            if current is not None and current.template_structure != "text":
+                return Action(
+                    "individual",
+                    name,
+                    "failed",
+                    ok=False,
+                    reason=f"{name!r} exists in Opik as a {current.template_structure} prompt",
+                )
+            if current is not None and (current.template, current.type) == (
+                prompt.template,
+                prompt.type,
+            ):
+                return Action("individual", name, "unchanged", version=_label(current))
+            diff = unified_diff(current.template if current else "", prompt.template, name)
+            if self.dry_run:
+                return Action("individual", name, "created", reason="dry run", diff=diff)
+            created = self.gateway.create_version(
+                name,
+                template=prompt.template,
+                template_type=prompt.type,
+                structure="text",
+                metadata=comp.provenance(
+                    {"text": name}, comp.content_hash(prompt.template, prompt.type)
+                ),
+                change_description=CHANGE_DESCRIPTION,
+            )
+        except OpikError as exc:
+            return Action("individual", name, "failed", ok=False, reason=str(exc))
+        return Action("individual", name, "created", version=_label(created), diff=diff)
+
+    # Step 3: composites ----------------------------------------------------------------------
+
+    def push_composites(
+        self, charter: Charter, report: SyncReport, plan: PullPlan | None = None
+    ) -> None:
+        """Every composite rebuilt from the charter becomes a chat prompt, never burying Opik's edits."""
+        blocked = plan.blocked_composites(self.config) if plan else set()
+        reads = dict(plan.reads) if plan else {}
+        failures = dict(plan.failures) if plan else {}
+        for name in self.config.composites:
+            if name in blocked:
+                report.add(
+                    Action(
+                        "composite", name, "blocked", ok=False, reason="unresolved pull conflict"
+                    )
+                )
+        todo = [n for n in self.config.composites if n not in blocked]
+        report.add(
+            *self._map(
+                "push composites",
+                todo,
+                lambda n: self._push_composite(charter, n, reads.get(n), failures.get(n)),
+            )
+        )
+
+    def _push_composite(
+        self,
+        charter: Charter,
+        name: str,
+        read: CompositeRead | None,
+        pull_failure: tuple[str, str] | None,
+    ) -> Action:
+        spec = self.config.composites[name]
+        parts = Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
+        template_type = charter[spec.system_prompt].type
+        messages = parts.messages()
+        digest = comp.content_hash(messages, template_type)
+        # A version this run's pull read without failure has been merged into the charter.
+        pulled = read is not None and pull_failure is None
+        try:
+            if read is None or read.error:
+                read = self._read(name)
+            if read.error:
+                return Action("composite", name, "failed", ok=False, reason=read.error)
+            current = read.latest
+            if current is not None:
+                if current.template_structure != "chat":
+                    return Action(
+                        "composite",
+                        name,
+                        "failed",
+                        ok=False,
+                        reason=f"{name!r} exists in Opik as a {current.template_structure} prompt",
+                    )
+                current_messages = _messages_or_none(current)
+                if current_messages == messages and current.type == template_type:
+                    return self._record_base(name, current, digest)
+                merged = pulled and read.pulled is not None and read.pulled.id == current.id
+                if not merged and not self._may_replace(read, current):
+                    reason = f"changed in Opik since the last sync ({_label(current)}): pull first"
+                    if pull_failure and pull_failure[0] == "malformed":
+                        malformed = pull_failure[1]
+                        reason = (
+                            f"Opik's version can't be split into the charter's parts ({malformed}); "
+                            f"fix it in Opik, or overwrite it with --keep-charter"
+                        )
+                    return Action("composite", name, "failed", ok=False, reason=reason)
+            before = current.template if current else ""
+            diff = unified_diff(_pretty(before), _pretty_messages(messages), name)
+            if self.dry_run:
+                return Action("composite", name, "created", reason="dry run", diff=diff)
+            created = self.gateway.create_version(
+                name,
+                template=_chat_template(messages),
+                template_type=template_type,
+                structure="chat",
+                metadata=comp.provenance(spec.parts(), digest),
+                change_description=CHANGE_DESCRIPTION,
+            )
+        except OpikError as exc:
+            return Action("composite", name, "failed", ok=False, reason=str(exc))
+        return Action("composite", name, "created", version=_label(created), diff=diff)
+
+    def _record_base(self, name: str, current: RemoteVersion, digest: str) -> Action:
+        """Opik already holds the rebuild: make it the base (a tag, never a new version)."""
+        if comp.is_recorded_base(current.metadata, current.tags, digest):
+            return Action("composite", name, "unchanged", version=_label(current))
+        if not self.dry_run:
+            self.gateway.add_tag(current.id, comp.base_tag(digest))
+        with self._bases_lock:
+            self._bases.pop(name, None)
+        return Action(
+            "composite",
+            name,
+            "recorded_base",
+            version=_label(current),
+            reason="Opik's version matches the charter; recorded as the new base",
+        )
+
+    def _may_replace(self, read: CompositeRead, current: RemoteVersion) -> bool:
+        """Only a version both sides agreed on (the base) may be superseded by a push."""
+        base = self.base_of(read)
+        if base is None:
+            return self.config.first_contact == "charter"
+        return base.version.id == current.id or _messages_or_none(current) == base.parts.messages()
+
+    # Bases -------------------------------------------------------------------------------------
+
+    def base_of(self, read: CompositeRead) -> Base | None:
+        """The newest version of the composite with a genuine record; history read only if needed."""
+        with self._bases_lock:
+            if read.name in self._bases:
+                return self._bases[read.name]
+        base = self._find_base(read.latest)
+        with self._bases_lock:
+            self._bases[read.name] = base
+        return base
+
+    def _find_base(self, latest: RemoteVersion | None) -> Base | None:
+        if latest is None:
+            return None
+        candidates: Iterable[RemoteVersion] = self.gateway.history(latest.prompt_id)
+        # The latest version is usually ours: then it is the base and no history read is needed.
+        for version in _prepend(latest, candidates):
+            messages = _messages_or_none(version)
+            if messages is None:
+                continue
+            digest = comp.content_hash(messages, version.type or "mustache")
+            if comp.is_recorded_base(version.metadata, version.tags, digest):
+                try:
+                    return Base(version, comp.decompose(messages, version.type))
+                except MalformedComposite:
+                    continue
+        return None
+
+    def _parts_of(self, version: RemoteVersion) -> Parts:
+        if version.template_structure != "chat":
+            raise MalformedComposite(f"is a {version.template_structure} prompt, not a chat prompt")
+        return comp.decompose(comp.parse_chat_template(version.template), version.type)
+
+    # Concurrency -------------------------------------------------------------------------------
+
+    def _map(self, label: str, items: list[T], work: Callable[[T], R]) -> list[R]:
+        """Run work over items on a bounded pool, in order; reports progress as items finish."""
+        if not items:
+            return []
+        results: list[R] = []
+        workers = min(self.config.opik.max_concurrency, len(items))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt-sync") as pool:
+            for done, result in enumerate(pool.map(work, items), start=1):
+                results.append(result)
+                if self._progress:
+                    self._progress(label, done, len(items))
+        return results
+
+
+def _prepend(first: RemoteVersion, rest: Iterable[RemoteVersion]) -> Iterable[RemoteVersion]:
+    yield first
+    for version in rest:
+        if version.id != first.id:
+            yield version
+
+
+def _messages_or_none(version: RemoteVersion) -> list[dict[str, object]] | None:
+    if version.template_structure != "chat":
+        return None
+    try:
+        return comp.parse_chat_template(version.template)
+    except MalformedComposite:
+        return None
+
+
+def _chat_template(messages: list[dict[str, str]]) -> str:
+    import json
+
+    # The SDK's own serialisation (json.dumps defaults), so Opik's UI shows what the SDK would.
+    return json.dumps(messages)
+
+
+def _pretty(template: str) -> str:
+    import json
+
+    try:
+        return _pretty_messages(json.loads(template)) if template else ""
+    except json.JSONDecodeError:
+        return template
+
+
+def _pretty_messages(messages: object) -> str:
+    if not isinstance(messages, list):
+        return str(messages)
+    return "".join(
+        f"[{m.get('role')}]\n{m.get('content')}\n" if isinstance(m, dict) else f"{m}\n"
+        for m in messages
+    )
+
+
+def _label(version: RemoteVersion) -> str:
+    return f"{version.version_number or '?'} ({version.commit})"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

@@ -1,0 +1,97 @@
+"""What a run did: one action per prompt and step, the six counters, and readable renderings."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Step = Literal["pull", "individual", "composite"]
+COUNTERS = (
+    "pull_changed",
+    "pull_failed",
+    "individual_synced",
+    "individual_failed",
+    "composite_synced",
+    "composite_failed",
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the sync did, or would do in a dry run, to one prompt in one step.
+
+    ``subject`` is an individual prompt name, or a composite name for composite pulls and pushes.
+    ``outcome`` is a short verb: adopted, kept_local, unchanged, created, recorded_base,
+    conflict, malformed, failed, blocked.
+    """
+
+    step: Step
+    subject: str
+    outcome: str
+    ok: bool = True
+    reason: str = ""
+    version: str | None = None
+    diff: str = ""
+
+
+@dataclass
+class SyncReport:
+    actions: list[Action] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def add(self, *actions: Action) -> None:
+        self.actions.extend(actions)
+
+    def steps(self, step: Step) -> list[Action]:
+        return [a for a in self.actions if a.step == step]
+
+    @property
+    def counters(self) -> dict[str, int]:
+        pull = self.steps("pull")
+        individual = self.steps("individual")
+        composite = self.steps("composite")
+        return {
+            "pull_changed": sum(a.outcome == "adopted" for a in pull),
+            "pull_failed": sum(not a.ok for a in pull),
+            "individual_synced": sum(a.ok for a in individual),
+            "individual_failed": sum(not a.ok for a in individual),
+            "composite_synced": sum(a.ok for a in composite),
+            "composite_failed": sum(not a.ok for a in composite),
+        }
+
+    @property
+    def failed(self) -> bool:
+        return any(not a.ok for a in self.actions)
+
+    def breakdown(self) -> dict[str, dict[str, int]]:
+        """Per step, how many prompts ended in each outcome (created, unchanged, conflict, ...)."""
+        result: dict[str, dict[str, int]] = {}
+        for step in ("pull", "individual", "composite"):
+            result[step] = dict(sorted(Counter(a.outcome for a in self.steps(step)).items()))
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.counters,
+            "dry_run": self.dry_run,
+            "failed": self.failed,
+            "breakdown": self.breakdown(),
+            "warnings": list(self.warnings),
+            "actions": [asdict(a) for a in self.actions],
+        }
+
+    def summary_line(self) -> str:
+        return " ".join(f"{name}={value}" for name, value in self.counters.items())
+
+
+def unified_diff(before: str, after: str, label: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"{label} (before)",
+        tofile=f"{label} (after)",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

@@ -1,0 +1,275 @@
+"""The three-way sync against a real Opik API (the emulator, or an external Opik), through the SDK."""
+
+from __future__ import annotations
+
+import pytest
+
+from prompt_sync_tests.forseti import (
+    CHARTER_TASK,
+    COMPOSITE,
+    COMPOSITES,
+    PERSONA,
+    PROMPTS,
+    Forseti,
+    make_forseti,
+)
+
+
+@pytest.fixture
+def forseti(tmp_path, opik_target) -> Forseti:
+    return make_forseti(tmp_path, opik_target.project_name)
+
+
+@pytest.fixture
+def synced(forseti, opik_client) -> Forseti:
+    """The example after a first successful sync: Opik holds the seven prompts and their bases."""
+    report = forseti.sync()
+    assert not report.failed, report.to_json()
+    return forseti
+
+
+def optimize(client, forseti: Forseti, composite: str = COMPOSITE, **parts: str) -> None:
+    """Someone saves a new composite version in Opik (the optimizer's output, saved by hand)."""
+    client.create_chat_prompt(
+        name=composite,
+        messages=forseti.messages(parts.get("system"), parts.get("user")),
+        project_name=forseti.config.opik.project_name,
+    )
+
+
+def chat_versions(client, forseti: Forseti, name: str):
+    return client.get_chat_prompt_history(name=name, project_name=forseti.config.opik.project_name)
+
+
+def latest_messages(client, forseti: Forseti, name: str):
+    prompt = client.get_chat_prompt(name=name, project_name=forseti.config.opik.project_name)
+    return prompt.template
+
+
+def test_first_sync_creates_the_seven_prompts(forseti, opik_client):
+    report = forseti.sync()
+
+    assert report.counters == {
+        "pull_changed": 0,
+        "pull_failed": 0,
+        "individual_synced": 4,
+        "individual_failed": 0,
+        "composite_synced": 3,
+        "composite_failed": 0,
+    }
+    project = forseti.config.opik.project_name
+    for name in PROMPTS:
+        assert opik_client.get_prompt(name=name, project_name=project).prompt == forseti.template(
+            name
+        )
+    for name in COMPOSITES:
+        assert len(chat_versions(opik_client, forseti, name)) == 1
+    assert latest_messages(opik_client, forseti, COMPOSITE) == forseti.messages()
+
+
+def test_second_sync_writes_nothing_and_reads_the_minimum(synced, opik_target):
+    opik_target.clear_requests()
+
+    report = synced.sync()
+
+    assert not report.failed
+    assert report.breakdown()["individual"] == {"unchanged": 4}
+    assert report.breakdown()["composite"] == {"unchanged": 3}
+    requests = opik_target.requests()
+    writes = [r for r in requests if r.method != "GET" and not r.path.endswith("/retrieve")]
+    assert writes == []
+    assert len(requests) == len(COMPOSITES) + len(PROMPTS)
+
+
+def test_remote_change_is_adopted_pushed_back_and_spares_the_other_composites(synced, opik_client):
+    new_task = synced.template(CHARTER_TASK) + "\nCite the rule numbers you relied on."
+    optimize(opik_client, synced, user=new_task)
+    untouched = {n: len(chat_versions(opik_client, synced, n)) for n in COMPOSITES[1:]}
+
+    report = synced.sync()
+
+    assert report.counters["pull_changed"] == 1
+    assert not report.failed
+    assert synced.template(CHARTER_TASK) == new_task
+    project = synced.config.opik.project_name
+    assert opik_client.get_prompt(name=CHARTER_TASK, project_name=project).prompt == new_task
+    assert {n: len(chat_versions(opik_client, synced, n)) for n in COMPOSITES[1:]} == untouched
+    # The adopted version is now the base: no new composite version, a tag instead.
+    assert len(chat_versions(opik_client, synced, COMPOSITE)) == 2
+    assert [a.outcome for a in report.steps("composite") if a.subject == COMPOSITE] == [
+        "recorded_base"
+    ]
+
+
+def test_adopted_optimization_then_local_edit_is_a_clean_push(synced, opik_client):
+    optimize(opik_client, synced, user="Optimized: {{charter}} / {{post}}")
+    assert not synced.sync().failed
+    synced.edit(CHARTER_TASK, "Edited locally: {{charter}} / {{post}}")
+
+    report = synced.sync()
+
+    assert not report.failed, report.to_json()
+    assert report.counters["pull_changed"] == 0
+    assert latest_messages(opik_client, synced, COMPOSITE)[1]["content"] == (
+        "Edited locally: {{charter}} / {{post}}"
+    )
+
+
+def test_local_edit_is_kept_and_pushed(synced, opik_client):
+    synced.edit(CHARTER_TASK, "Locally improved: {{charter}} {{post}}")
+
+    report = synced.sync()
+
+    assert report.counters["pull_changed"] == 0
+    assert not report.failed
+    assert synced.template(CHARTER_TASK) == "Locally improved: {{charter}} {{post}}"
+    assert latest_messages(opik_client, synced, COMPOSITE)[1]["content"] == (
+        "Locally improved: {{charter}} {{post}}"
+    )
+
+
+def test_both_sides_changed_is_a_conflict_that_writes_nothing(synced, opik_client):
+    optimize(opik_client, synced, user="Opik's text {{charter}} {{post}}")
+    synced.edit(CHARTER_TASK, "Charter's text {{charter}} {{post}}")
+    charter_before = synced.charter_path.read_text()
+    versions_before = len(chat_versions(opik_client, synced, COMPOSITE))
+
+    report = synced.sync()
+
+    assert report.failed
+    assert report.counters["pull_failed"] == 1
+    assert report.counters["individual_failed"] == 1
+    assert report.counters["composite_failed"] == 1
+    assert report.counters["composite_synced"] == 2
+    assert synced.charter_path.read_text() == charter_before
+    assert len(chat_versions(opik_client, synced, COMPOSITE)) == versions_before
+    conflict = next(a for a in report.steps("pull") if a.outcome == "conflict")
+    assert "Opik's text" in conflict.reason and "Charter's text" in conflict.reason
+    assert str(synced.charter_path) in conflict.reason
+    assert "--keep-charter forseti.charter_validation" in conflict.reason
+
+
+@pytest.mark.parametrize("side", ["charter", "opik"])
+def test_a_conflict_is_resolved_by_naming_the_side_to_keep(synced, opik_client, side):
+    optimize(opik_client, synced, user="Opik's text {{charter}} {{post}}")
+    synced.edit(CHARTER_TASK, "Charter's text {{charter}} {{post}}")
+
+    report = synced.sync(keep={CHARTER_TASK: side})
+
+    assert not report.failed, report.to_json()
+    expected = "Charter's text" if side == "charter" else "Opik's text"
+    assert synced.template(CHARTER_TASK).startswith(expected)
+    assert latest_messages(opik_client, synced, COMPOSITE)[1]["content"].startswith(expected)
+    assert not synced.sync().failed
+
+
+def test_shared_prompt_changed_alike_in_two_composites_is_adopted_with_a_warning(
+    synced, opik_client
+):
+    persona = synced.template(PERSONA) + "\nStay calm."
+    optimize(opik_client, synced, COMPOSITES[0], system=persona)
+    category = synced.config.composites[COMPOSITES[1]].user_prompt
+    optimize(opik_client, synced, COMPOSITES[1], system=persona, user=synced.template(category))
+
+    report = synced.sync()
+
+    assert not report.failed, report.to_json()
+    assert report.counters["pull_changed"] == 1
+    assert synced.template(PERSONA) == persona
+    assert any(PERSONA in w and COMPOSITES[2] in w for w in report.warnings)
+    assert latest_messages(opik_client, synced, COMPOSITES[2])[0]["content"] == persona
+
+
+def test_shared_prompt_changed_differently_is_a_conflict(synced, opik_client):
+    optimize(opik_client, synced, COMPOSITES[0], system="Persona A {{community_name}} {{language}}")
+    category = synced.config.composites[COMPOSITES[1]].user_prompt
+    optimize(
+        opik_client,
+        synced,
+        COMPOSITES[1],
+        system="Persona B {{community_name}} {{language}}",
+        user=synced.template(category),
+    )
+    persona_before = synced.template(PERSONA)
+
+    report = synced.sync()
+
+    assert report.failed
+    assert synced.template(PERSONA) == persona_before
+    assert report.counters["pull_changed"] == 0
+    # Every composite carries the persona, so none is pushed; the task prompts still are.
+    assert report.counters["composite_failed"] == 3
+    assert report.counters["individual_synced"] == 3
+
+
+def test_first_contact_without_base_is_a_conflict_unless_a_side_is_trusted(forseti, opik_client):
+    optimize(opik_client, forseti, user="Made in Opik first {{charter}} {{post}}")
+
+    report = forseti.sync()
+    assert report.failed
+    assert any("no base" in a.reason for a in report.steps("pull"))
+
+    forseti.configure(first_contact="opik")
+    report = forseti.sync()
+    assert not report.failed, report.to_json()
+    assert forseti.template(CHARTER_TASK) == "Made in Opik first {{charter}} {{post}}"
+
+
+def test_first_contact_trusting_the_charter_pushes_over_opik(forseti, opik_client):
+    optimize(opik_client, forseti, user="Made in Opik first {{charter}} {{post}}")
+    forseti.configure(first_contact="charter")
+
+    report = forseti.sync()
+
+    assert not report.failed, report.to_json()
+    assert latest_messages(opik_client, forseti, COMPOSITE) == forseti.messages()
+
+
+def test_pull_environment_pulls_the_version_it_points_to(synced, opik_client):
+    project = synced.config.opik.project_name
+    optimize(opik_client, synced, user="Production candidate {{charter}} {{post}}")
+    optimize(opik_client, synced, user="Unreviewed experiment {{charter}} {{post}}")
+    if "production" not in {e.name for e in opik_client.get_environments()}:
+        opik_client.create_environment(name="production")
+    opik_client.set_prompt_environments(
+        prompt_name=COMPOSITE, environments=["production"], version="v2", project_name=project
+    )
+    synced.configure(pull_environment="production")
+
+    report = synced.sync(push=False)
+
+    assert report.counters["pull_changed"] == 1
+    assert synced.template(CHARTER_TASK) == "Production candidate {{charter}} {{post}}"
+
+
+def test_push_only_never_buries_an_unpulled_remote_change(synced, opik_client):
+    optimize(opik_client, synced, user="Optimized {{charter}} {{post}}")
+    synced.edit(PERSONA, synced.template(PERSONA) + "\nLocal persona edit.")
+
+    report = synced.sync(pull=False)
+
+    failed = [a for a in report.steps("composite") if not a.ok]
+    assert [a.subject for a in failed] == [COMPOSITE]
+    assert "pull first" in failed[0].reason
+    assert latest_messages(opik_client, synced, COMPOSITE)[1]["content"] == (
+        "Optimized {{charter}} {{post}}"
+    )
+    assert report.counters["composite_synced"] == 2
+
+
+def test_dry_run_plans_with_diffs_and_changes_nothing(synced, opik_client, opik_target):
+    optimize(opik_client, synced, user="Optimized {{charter}} {{post}}")
+    synced.edit(PERSONA, synced.template(PERSONA) + "\nLocal persona edit.")
+    charter_before = synced.charter_path.read_text()
+    opik_target.clear_requests()
+
+    report = synced.sync(dry_run=True)
+
+    assert report.dry_run and not report.failed
+    assert synced.charter_path.read_text() == charter_before
+    assert [r for r in opik_target.requests() if r.method in ("PATCH", "PUT", "DELETE")] == []
+    assert [r for r in opik_target.requests() if r.path.endswith("/prompts/versions")] == []
+    adopted = next(a for a in report.steps("pull") if a.outcome == "adopted")
+    assert "+Optimized {{charter}} {{post}}" in adopted.diff
+    persona = next(a for a in report.steps("individual") if a.subject == PERSONA)
+    assert persona.outcome == "created" and "+Local persona edit." in persona.diff
