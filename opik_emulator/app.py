@@ -10,8 +10,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
-from opik_emulator import admin, routes
+from opik_emulator import admin, experiment_routes, routes
+from opik_emulator.experiments import ExperimentStore
 from opik_emulator.faults import FaultMiddleware, Faults, RequestLog
 from opik_emulator.store import Store
 
@@ -21,8 +23,13 @@ async def ping(request: Request) -> Response:
     return JSONResponse({"healthy": True})
 
 
+# The backend version the emulator stands for. The SDK gates features on it (e.g. parallel
+# dataset uploads need 2.2.8), and this emulates the API of the SDK it is tested with.
+EMULATED_VERSION = "2.2.122"
+
+
 async def version(request: Request) -> Response:
-    return JSONResponse({"version": "opik-emulator"})
+    return JSONResponse({"version": EMULATED_VERSION})
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -32,7 +39,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 class Emulator:
-    """The ASGI app with its parts reachable: ``store``, ``faults``, ``request_log``."""
+    """The ASGI app with its parts reachable: ``store``, ``faults``, ``request_log``.
+
+    The evaluation side (:class:`ExperimentStore`) shares ``store``'s database.
+    """
 
     def __init__(
         self,
@@ -49,18 +59,20 @@ class Emulator:
             Route("/is-alive/ping", ping, methods=["GET"]),
             Route("/is-alive/ver", version, methods=["GET"]),
             *routes.ROUTES,
+            *experiment_routes.ROUTES,
         ]
         inner = Starlette(
             routes=[*admin.ROUTES, Mount("/api", routes=api), *api],
             exception_handlers={HTTPException: http_error},
         )
         inner.state.store = store
+        inner.state.experiments = ExperimentStore(store)
         inner.state.faults = self.faults
         inner.state.request_log = self.request_log
         inner.state.api_key = api_key
         self._asgi = FaultMiddleware(inner, self.faults, self.request_log)
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._asgi(scope, receive, send)
 
 

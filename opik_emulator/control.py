@@ -78,8 +78,9 @@ class AdminClient:
         self._http.delete("/requests", params=params).raise_for_status()
 
     def add_fault(self, rule: FaultRule) -> FaultRule:
-        payload: dict[str, Any] = rule.to_dict()
-        payload.pop("id"), payload.pop("hits")
+        payload: dict[str, Any] = {
+            k: v for k, v in rule.to_dict().items() if k not in ("id", "hits")
+        }
         response = self._http.post("/faults", json=payload)
         response.raise_for_status()
         stored = response.json()

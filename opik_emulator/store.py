@@ -185,11 +185,11 @@ def check_paging(page: int, size: int) -> None:
         raise bad_request("size must be greater than or equal to 1")
 
 
-def _compact(values: Mapping[str, Any]) -> dict[str, Any]:
+def compact(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _loads(text: str | None) -> Any:
+def loads_or_none(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
@@ -197,7 +197,7 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def _blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
     return not isinstance(value, str) or value.strip() == ""
 
 
@@ -213,7 +213,7 @@ def _check_uuid_list(values: Any, what: str = "ids") -> list[str]:
 def _check_tags(tags: Any, what: str = "tags") -> list[str] | None:
     if tags is None:
         return None
-    if not isinstance(tags, list) or any(_blank(t) for t in tags):
+    if not isinstance(tags, list) or any(is_blank(t) for t in tags):
         raise unprocessable(f"{what} must be a set of non-blank strings")
     return list(dict.fromkeys(tags))
 
@@ -247,7 +247,7 @@ class Store:
             "SELECT * FROM projects WHERE workspace = ? AND name = ?", (ws, name)
         ).fetchone()
 
-    def _get_or_create_project(self, c: sqlite3.Connection, ws: str, name: str) -> str:
+    def get_or_create_project(self, c: sqlite3.Connection, ws: str, name: str) -> str:
         row = self._project_by_name(c, ws, name)
         if row is not None:
             return row["id"]
@@ -259,7 +259,7 @@ class Store:
         )
         return project_id
 
-    def _project_for_write(
+    def project_for_write(
         self, c: sqlite3.Connection, ws: str, body: Mapping[str, Any]
     ) -> str | None:
         """``project_id`` wins over ``project_name``; a new name creates the project."""
@@ -269,14 +269,14 @@ class Store:
                 raise not_found("Project not found")
             return project_id
         if project_name is not None:
-            if _blank(project_name):
+            if is_blank(project_name):
                 raise unprocessable("project_name must not be blank")
-            return self._get_or_create_project(c, ws, project_name)
+            return self.get_or_create_project(c, ws, project_name)
         return None
 
     @staticmethod
     def _project_dict(row: sqlite3.Row) -> dict[str, Any]:
-        return _compact(
+        return compact(
             {
                 "id": row["id"],
                 "name": row["name"],
@@ -291,7 +291,7 @@ class Store:
 
     def create_project(self, ws: str, body: Mapping[str, Any]) -> str:
         name = body.get("name")
-        if _blank(name):
+        if is_blank(name):
             raise unprocessable("name must not be blank")
         description = body.get("description")
         if description is not None and (not isinstance(description, str) or len(description) > 255):
@@ -299,7 +299,7 @@ class Store:
         with self.db.write() as c:
             if self._project_by_name(c, ws, name) is not None:
                 raise conflict("Project already exists")
-            project_id = self._get_or_create_project(c, ws, name)
+            project_id = self.get_or_create_project(c, ws, name)
             c.execute(
                 "UPDATE projects SET description = ?, visibility = ? WHERE id = ?",
                 (description, body.get("visibility") or "private", project_id),
@@ -307,7 +307,7 @@ class Store:
         return project_id
 
     def retrieve_project(self, ws: str, name: Any) -> dict[str, Any]:
-        if _blank(name):
+        if is_blank(name):
             raise unprocessable("name must not be blank")
         with self.db.read() as c:
             row = self._project_by_name(c, ws, name)
@@ -389,14 +389,14 @@ class Store:
 
     @staticmethod
     def _prompt_dict(row: Mapping[str, Any], version_count: int) -> dict[str, Any]:
-        return _compact(
+        return compact(
             {
                 "id": row["id"],
                 "name": row["name"],
                 "project_id": row["project_id"],
                 "description": row["description"],
                 "template_structure": row["template_structure"],
-                "tags": _loads(row["tags"]),
+                "tags": loads_or_none(row["tags"]),
                 "created_at": row["created_at"],
                 "created_by": row["created_by"],
                 "last_updated_at": row["last_updated_at"],
@@ -408,7 +408,7 @@ class Store:
     @staticmethod
     def _check_description(description: Any) -> None:
         if description is not None and (
-            _blank(description) or len(description) > 255  # type: ignore[arg-type]
+            is_blank(description) or len(description) > 255  # type: ignore[arg-type]
         ):
             raise unprocessable("description must not be blank and at most 255 characters")
 
@@ -421,10 +421,10 @@ class Store:
     def create_prompt(self, ws: str, body: Mapping[str, Any]) -> str:
         """``POST /prompts``: the container and, when a template is given, its first version."""
         name, prompt_id, template = body.get("name"), body.get("id"), body.get("template")
-        if _blank(name):
+        if is_blank(name):
             raise unprocessable("name must not be blank")
         self._check_description(body.get("description"))
-        if template is not None and _blank(template):
+        if template is not None and is_blank(template):
             raise unprocessable("template must not be blank")
         if prompt_id is not None and not is_uuid7(prompt_id):
             raise bad_request("prompt id must be a version 7 UUID")
@@ -433,7 +433,7 @@ class Store:
         self._check_enum(body.get("type"), TEMPLATE_TYPES, "type")
         tags = _check_tags(body.get("tags"))
         with self.db.write() as c:
-            project_id = self._project_for_write(c, ws, body)
+            project_id = self.project_for_write(c, ws, body)
             clash = c.execute("SELECT 1 FROM prompts WHERE id = ?", (prompt_id,)).fetchone()
             if clash or self._prompt_named(c, ws, project_id, name) is not None:
                 raise conflict("Prompt id or name already exists")
@@ -514,7 +514,7 @@ class Store:
                 if requested is None:
                     raise not_found("Prompt version not found")
             elif mask_id is not None:
-                requested = self._version_row(c, ws, mask_id)
+                requested = self.version_row(c, ws, mask_id)
                 if requested is None or requested["prompt_id"] != prompt_id:
                     raise not_found("Prompt version not found")
             if requested is not None:
@@ -524,7 +524,7 @@ class Store:
     def update_prompt(self, ws: str, prompt_id: str, body: Mapping[str, Any]) -> None:
         """``PUT /prompts/{id}``: rename, describe, retag; null tags keep the current ones."""
         name = body.get("name")
-        if _blank(name):
+        if is_blank(name):
             raise unprocessable("name must not be blank")
         self._check_description(body.get("description"))
         tags = _check_tags(body.get("tags"))
@@ -557,7 +557,7 @@ class Store:
 
     # -- versions --------------------------------------------------------------------------
 
-    def _version_row(self, c: sqlite3.Connection, ws: str, version_id: str) -> sqlite3.Row | None:
+    def version_row(self, c: sqlite3.Connection, ws: str, version_id: str) -> sqlite3.Row | None:
         if not is_uuid(version_id):
             return None
         return c.execute(
@@ -606,19 +606,19 @@ class Store:
                 "SELECT template_structure FROM prompts WHERE id = ?", (row["prompt_id"],)
             ).fetchone()
         number = row["version_number"]
-        result = _compact(
+        result = compact(
             {
                 "id": row["id"],
                 "prompt_id": row["prompt_id"],
                 "commit": row["commit_hash"],
                 "version_number": None if number is None else f"v{number}",
                 "template": row["template"],
-                "metadata": _loads(row["metadata"]),
+                "metadata": loads_or_none(row["metadata"]),
                 "type": row["type"],
                 "version_type": row["version_type"],
                 "environments": self._version_environments(c, row["id"]),
                 "change_description": row["change_description"],
-                "tags": _loads(row["tags"]),
+                "tags": loads_or_none(row["tags"]),
                 "template_structure": prompt["template_structure"] if prompt else None,
                 "created_at": row["created_at"],
                 "created_by": row["created_by"],
@@ -694,11 +694,11 @@ class Store:
         The backend never deduplicates identical content (the SDK does that, client-side).
         """
         name, version = body.get("name"), body.get("version")
-        if _blank(name):
+        if is_blank(name):
             raise unprocessable("name must not be blank")
         if not isinstance(version, dict):
             raise unprocessable("version must not be null")
-        if _blank(version.get("template")):
+        if is_blank(version.get("template")):
             raise unprocessable("version.template must not be blank")
         if version.get("id") is not None and not is_uuid7(version["id"]):
             raise bad_request("prompt version id must be a version 7 UUID")
@@ -710,7 +710,7 @@ class Store:
         self._check_enum(version.get("type"), TEMPLATE_TYPES, "type")
         self._check_enum(version.get("version_type"), VERSION_TYPES, "version_type")
         with self.db.write() as c:
-            project_id = self._project_for_write(c, ws, body)
+            project_id = self.project_for_write(c, ws, body)
             prompt = self._prompt_named(c, ws, project_id, name)
             if prompt is None:
                 prompt_id, now = uuid7(), now_iso()
@@ -722,7 +722,7 @@ class Store:
                 )
                 prompt = self._prompt(c, ws, prompt_id)
             version_id = self._insert_version(c, ws, prompt["id"], version)
-            row = self._version_row(c, ws, version_id)
+            row = self.version_row(c, ws, version_id)
             return self._version_dict(c, row, prompt, variables=True)
 
     def retrieve_version(self, ws: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -732,7 +732,7 @@ class Store:
         workspace-level fallback.
         """
         name = body.get("name")
-        if _blank(name):
+        if is_blank(name):
             raise unprocessable("name must not be blank")
         commit, environment = body.get("commit"), body.get("environment")
         number, project_name = body.get("version_number"), body.get("project_name")
@@ -744,7 +744,7 @@ class Store:
             raise unprocessable('version_number must match "v\\d+"')
         if environment is not None:
             _check_environment_name(environment, "environment")
-        if project_name is not None and _blank(project_name):
+        if project_name is not None and is_blank(project_name):
             raise unprocessable("project_name must not be blank")
         with self.db.read() as c:
             prompt, fell_back = self._find_prompt_by_name(c, ws, name, project_name)
@@ -768,7 +768,7 @@ class Store:
 
     def get_version(self, ws: str, version_id: str) -> dict[str, Any]:
         with self.db.read() as c:
-            row = self._version_row(c, ws, version_id)
+            row = self.version_row(c, ws, version_id)
             if row is None:
                 raise not_found("Prompt version not found")
             return self._version_dict(c, row, variables=True)
@@ -825,12 +825,12 @@ class Store:
         merge = bool(body.get("merge_tags"))
         with self.db.write() as c:
             for version_id in ids:
-                row = self._version_row(c, ws, version_id)
+                row = self.version_row(c, ws, version_id)
                 if row is None:
                     continue
                 new = tags
                 if merge:
-                    new = list(dict.fromkeys([*(_loads(row["tags"]) or []), *tags]))
+                    new = list(dict.fromkeys([*(loads_or_none(row["tags"]) or []), *tags]))
                 c.execute(
                     "UPDATE prompt_versions SET tags = ? WHERE id = ?", (_dumps(new), version_id)
                 )
@@ -841,7 +841,7 @@ class Store:
             prompt = self._prompt(c, ws, prompt_id)
             if prompt is None:
                 raise not_found("Prompt not found")
-            old = self._version_row(c, ws, version_id)
+            old = self.version_row(c, ws, version_id)
             if old is None or old["prompt_id"] != prompt_id:
                 raise not_found("Prompt version not found")
             new_id = self._insert_version(
@@ -850,12 +850,12 @@ class Store:
                 prompt_id,
                 {
                     "template": old["template"],
-                    "metadata": _loads(old["metadata"]),
+                    "metadata": loads_or_none(old["metadata"]),
                     "type": old["type"],
                     "change_description": f"Restored from version {old['commit_hash']}",
                 },
             )
-            return self._version_dict(c, self._version_row(c, ws, new_id), prompt, variables=True)
+            return self._version_dict(c, self.version_row(c, ws, new_id), prompt, variables=True)
 
     def version_by_number(self, ws: str, prompt_id: str, number: str) -> dict[str, Any]:
         if not _VERSION_NUMBER.match(number) or len(number) > 10:
@@ -921,7 +921,7 @@ class Store:
     def versions_by_ids(self, ws: str, ids: Any) -> list[dict[str, Any]]:
         ids = _check_uuid_list(ids)
         with self.db.read() as c:
-            rows = [self._version_row(c, ws, i) for i in ids]
+            rows = [self.version_row(c, ws, i) for i in ids]
             return [self._version_dict(c, r, variables=True) for r in rows if r is not None]
 
     def set_version_environments(self, ws: str, version_id: str, names: Any) -> None:
@@ -933,7 +933,7 @@ class Store:
         names = list(dict.fromkeys(_check_environment_name(n, "environments") for n in names))
         with self.db.write() as c:
             self._seed_environments(c, ws)
-            version = self._version_row(c, ws, version_id)
+            version = self.version_row(c, ws, version_id)
             if version is None:
                 raise not_found("Prompt version not found")
             env_ids = []
@@ -984,7 +984,7 @@ class Store:
     @staticmethod
     def _environment_dict(row: sqlite3.Row) -> dict[str, Any]:
         fields = ("id", "name", "description", "color", "position", "created_at", "created_by")
-        return _compact({key: row[key] for key in (*fields, "last_updated_at", "last_updated_by")})
+        return compact({key: row[key] for key in (*fields, "last_updated_at", "last_updated_by")})
 
     @staticmethod
     def _check_environment_fields(body: Mapping[str, Any]) -> None:

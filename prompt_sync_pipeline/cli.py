@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "--keep-charter",
                 action="append",
                 default=[],
-                metavar="PROMPT",
-                help="resolve a conflict on PROMPT with the charter's text (pushes it over Opik's)",
+                metavar="NAME",
+                help="resolve a conflict on prompt NAME, or a malformed composite NAME, with the "
+                "charter's text (pushed over Opik's; Opik keeps the old version in its history)",
             )
             command.add_argument(
                 "--keep-opik",

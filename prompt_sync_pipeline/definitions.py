@@ -28,6 +28,9 @@ defs = dg.Definitions(
     assets=dg.load_assets_from_modules([assets]),
     jobs=[prompt_sync_job],
     schedules=[prompt_sync_daily],
+    # Also for ad-hoc materializations from the UI (the implicit asset job): one process, so a
+    # run's steps share its session (one read of Opik); the chain is sequential anyway.
+    executor=dg.in_process_executor,
     resources={
         "opik": opik,
         "prompt_sync": PromptSyncResource(opik=opik, config_path=env_var_if_set(CONFIG_ENV_VAR)),

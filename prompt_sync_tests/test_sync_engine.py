@@ -96,9 +96,21 @@ def test_remote_change_is_adopted_pushed_back_and_spares_the_other_composites(sy
     assert {n: len(chat_versions(opik_client, synced, n)) for n in COMPOSITES[1:]} == untouched
     # The adopted version is now the base: no new composite version, a tag instead.
     assert len(chat_versions(opik_client, synced, COMPOSITE)) == 2
-    assert [a.outcome for a in report.steps("composite") if a.subject == COMPOSITE] == [
-        "recorded_base"
-    ]
+    assert [a.outcome for a in report.steps("pull") if a.subject == COMPOSITE] == ["recorded_base"]
+    assert [a.outcome for a in report.steps("composite") if a.subject == COMPOSITE] == ["unchanged"]
+
+
+def test_pull_alone_records_the_base_so_a_later_local_edit_is_a_clean_push(synced, opik_client):
+    optimize(opik_client, synced, user="Optimized {{charter}} {{post}}")
+    assert synced.sync(push=False).counters["pull_changed"] == 1
+    synced.edit(CHARTER_TASK, "Then edited locally {{charter}} {{post}}")
+
+    report = synced.sync()
+
+    assert not report.failed, report.to_json()
+    assert latest_messages(opik_client, synced, COMPOSITE)[1]["content"] == (
+        "Then edited locally {{charter}} {{post}}"
+    )
 
 
 def test_adopted_optimization_then_local_edit_is_a_clean_push(synced, opik_client):

@@ -84,7 +84,17 @@ def test_malformed_composite_is_refused_with_its_reason(
     # Not pushed over either: the odd version stays Opik's latest until someone decides.
     composite = next(a for a in report.steps("composite") if a.subject == COMPOSITE)
     assert not composite.ok
+    assert f"--keep-charter {COMPOSITE}" in composite.reason
     assert report.counters["composite_synced"] == len(COMPOSITES) - 1
+
+    # The team decides the charter is right: the rebuild replaces the odd version.
+    resolved = synced.sync(keep={COMPOSITE: "charter"})
+    assert not resolved.failed, resolved.to_json()
+    assert synced.charter_path.read_text() == charter_before
+    project = synced.config.opik.project_name
+    assert opik_client.get_chat_prompt(name=COMPOSITE, project_name=project).template == (
+        synced.messages()
+    )
 
 
 def test_opik_down_fails_every_prompt_and_leaves_the_charter(forseti, monkeypatch):

@@ -67,7 +67,7 @@ def local_individual_prompts(
         plan = session.plan_pull(charter)
         session.apply_pull(charter, plan, step)
     session.record(step)
-    metadata = summaries.step_metadata(step, "pull")
+    metadata = summaries.step_metadata(step, "pull", summaries.pull_versions(plan))
     metadata["charter"] = dg.MetadataValue.path(str(session.config.charter))
     drift = checks.persona_drift(session.config, plan)
     result = dg.MaterializeResult(metadata=metadata, check_results=[drift])

@@ -41,8 +41,13 @@ def version_label(version: RemoteVersion | None) -> str:
     return f"{version.version_number or '?'} ({version.commit})"
 
 
-def step_metadata(report: SyncReport, step: Step) -> dict[str, Any]:
-    """A step's two counters, its outcome breakdown, its summary table, diffs and warnings."""
+def step_metadata(
+    report: SyncReport, step: Step, versions: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A step's two counters, its outcome breakdown, its summary table, diffs and warnings.
+
+    ``versions`` gives the Opik version of subjects whose actions don't carry one (the pull's).
+    """
     actions = report.steps(step)
     counters = report.counters
     metadata: dict[str, Any] = {
@@ -50,12 +55,23 @@ def step_metadata(report: SyncReport, step: Step) -> dict[str, Any]:
     }
     metadata.update(outcome_counts(actions, OUTCOMES[step]))
     metadata["dry_run"] = dg.MetadataValue.bool(report.dry_run)
-    metadata["summary"] = dg.MetadataValue.md(actions_table(actions))
+    metadata["summary"] = dg.MetadataValue.md(actions_table(actions, versions))
     if any(a.diff for a in actions):
         metadata["diffs"] = dg.MetadataValue.md(diffs_markdown(actions))
     if report.warnings:
         metadata["warnings"] = dg.MetadataValue.md(bullets(report.warnings))
     return metadata
+
+
+def pull_versions(plan: PullPlan) -> dict[str, str]:
+    """The Opik version each pull action is about: a composite's, or an adopted prompt's source."""
+    versions = {
+        name: version_label(read.pulled) for name, read in plan.reads.items() if read.pulled
+    }
+    for change in plan.changes:
+        if change.decision == "adopt":
+            versions.setdefault(change.prompt, f"{change.composite} {change.remote_label}")
+    return versions
 
 
 def outcome_counts(actions: Iterable[Action], known: Iterable[str]) -> dict[str, Any]:
@@ -116,7 +132,7 @@ def opik_composites_metadata(
             problem = "not in Opik yet: the push creates it"
         else:
             problem = ""
-            for role, prompt in spec.parts().items():
+            for role in spec.parts():
                 change = changes.get((name, role))
                 state[role] = DECISIONS[change.decision] if change else "in sync"
         cells = [
@@ -151,11 +167,13 @@ def opik_composites_metadata(
         "parts_adoptable": dg.MetadataValue.int(decisions.count("adopt")),
         "parts_charter_ahead": dg.MetadataValue.int(decisions.count("keep_local")),
         "parts_conflicting": dg.MetadataValue.int(decisions.count("conflict")),
-        **step_metadata(preview, "pull"),
+        **step_metadata(preview, "pull", pull_versions(plan)),
         "summary": dg.MetadataValue.md("\n".join(rows)),
         "decomposed": dg.MetadataValue.json(decomposed),
     }
+    # The drift below shows the same differences per composite; a preview changes nothing.
     metadata.pop("diffs", None)
+    metadata.pop("dry_run", None)
     if plan.changes:
         metadata["drift"] = dg.MetadataValue.md(drift_markdown(plan.changes))
     return metadata

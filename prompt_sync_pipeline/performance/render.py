@@ -101,7 +101,7 @@ def rows(prompt: PromptPerformance) -> Iterator[Row]:
             )
 
 
-def hidden_versions(prompt: PromptPerformance) -> int:
+def _hidden_versions(prompt: PromptPerformance) -> int:
     return len(prompt.versions) - len(_shown_versions(prompt))
 
 
@@ -172,14 +172,14 @@ def _numeric_columns(header: list[str]) -> set[int]:
 
 
 def _shown_versions(prompt: PromptPerformance) -> list[VersionPerformance]:
-    keep = {id(v) for v in prompt.versions[:2]}
-    return [v for v in prompt.versions if v.experiments or id(v) in keep]
+    current_and_previous = {v.id for v in prompt.versions[:2]}
+    return [v for v in prompt.versions if v.experiments or v.id in current_and_previous]
 
 
 def _notes(prompt: PromptPerformance) -> Iterator[str]:
     if line := trend(prompt):
         yield line
-    if hidden := hidden_versions(prompt):
+    if hidden := _hidden_versions(prompt):
         yield f"({_plural(hidden, 'older version')} without experiments not shown)"
     if prompt.unlisted_experiments:
         yield (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from . import composites as comp
@@ -178,6 +178,8 @@ class SyncEngine:
         remote_version = read.pulled
         if remote_version is None:
             return []  # not in Opik yet (or not in the pull environment): step 3 creates it
+        if keep.get(read.name) == "charter":
+            return []  # resolved by hand: the rebuild from the charter replaces Opik's version
         try:
             remote = self._parts_of(remote_version)
         except MalformedComposite as exc:
@@ -259,26 +261,37 @@ class SyncEngine:
                 plan.adoptions[prompt] = proposals[0].remote
 
     def apply_pull(self, charter: Charter, plan: PullPlan, report: SyncReport) -> Charter:
-        """Write the adopted parts into the charter (once, atomically) and report the pull."""
+        """Write the adopted parts into the charter (once, atomically) and report the pull.
+
+        A composite whose Opik version now equals its rebuild from the charter becomes the base
+        right away, so a later local edit is a clean push even if this run pushes nothing.
+        """
+        updated = charter.with_templates(plan.adoptions) if plan.adoptions else charter
+        if plan.adoptions and not self.dry_run:
+            write_charter(updated)
         for name, (outcome, reason) in sorted(plan.failures.items()):
             report.add(Action("pull", name, outcome, ok=False, reason=reason))
-        conflicted_composites = plan.blocked_composites(self.config)
-        for name in sorted(plan.reads):
+        conflicted = plan.blocked_composites(self.config)
+        for name, read in sorted(plan.reads.items()):
             if name in plan.failures:
                 continue
-            if name in conflicted_composites:
-                report.add(
-                    Action(
-                        "pull", name, "conflict", ok=False, reason=self._conflict_help(name, plan)
-                    )
-                )
-            else:
+            if name in conflicted:
+                help_text = self._conflict_help(name, plan)
+                report.add(Action("pull", name, "conflict", ok=False, reason=help_text))
+                continue
+            action = None
+            if read.pulled and read.latest and read.pulled.id == read.latest.id:
+                action = self._record_base_if_rebuilt(updated, read, "pull")
+            if action is None:
                 ahead = any(
                     c.composite == name and c.decision == "keep_local" for c in plan.changes
                 )
-                report.add(Action("pull", name, "kept_local" if ahead else "unchanged"))
+                action = Action("pull", name, "kept_local" if ahead else "unchanged")
+            report.add(action)
         for prompt, text in sorted(plan.adoptions.items()):
-            sources = sorted(c.composite for c in plan.changes if c.prompt == prompt)
+            sources = sorted(
+                c.composite for c in plan.changes if c.prompt == prompt and c.decision == "adopt"
+            )
             report.add(
                 Action(
                     "pull",
@@ -288,17 +301,13 @@ class SyncEngine:
                     diff=unified_diff(charter[prompt].template, text, prompt),
                 )
             )
-            spread = sorted(set(self.config.composites_using(prompt)) - set(sources))
-            if len(self.config.composites_using(prompt)) > 1:
+            users = self.config.composites_using(prompt)
+            if len(users) > 1:
+                spread = sorted(set(users) - set(sources))
                 report.warnings.append(
                     f"shared prompt {prompt!r} changed in Opik ({', '.join(sources)})"
                     + (f"; the change spreads to {', '.join(spread)} in step 3" if spread else "")
                 )
-        if not plan.adoptions:
-            return charter
-        updated = charter.with_templates(plan.adoptions)
-        if not self.dry_run:
-            write_charter(updated)
         return updated
 
     def _conflict_help(self, composite: str, plan: PullPlan) -> str:
@@ -405,10 +414,7 @@ class SyncEngine:
         pull_failure: tuple[str, str] | None,
     ) -> Action:
         spec = self.config.composites[name]
-        parts = Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
-        template_type = charter[spec.system_prompt].type
-        messages = parts.messages()
-        digest = comp.content_hash(messages, template_type)
+        messages, template_type, digest = self._rebuild(charter, name)
         # A version this run's pull read without failure has been merged into the charter.
         pulled = read is not None and pull_failure is None
         try:
@@ -426,9 +432,9 @@ class SyncEngine:
                         ok=False,
                         reason=f"{name!r} exists in Opik as a {current.template_structure} prompt",
                     )
-                current_messages = _messages_or_none(current)
-                if current_messages == messages and current.type == template_type:
-                    return self._record_base(name, current, digest)
+                recorded = self._record_base_if_rebuilt(charter, read, "composite")
+                if recorded is not None:
+                    return recorded
                 merged = pulled and read.pulled is not None and read.pulled.id == current.id
                 if not merged and not self._may_replace(read, current):
                     reason = f"changed in Opik since the last sync ({_label(current)}): pull first"
@@ -436,7 +442,7 @@ class SyncEngine:
                         malformed = pull_failure[1]
                         reason = (
                             f"Opik's version can't be split into the charter's parts ({malformed}); "
-                            f"fix it in Opik, or overwrite it with --keep-charter"
+                            f"fix it in Opik, or replace it with `prompt-sync sync --keep-charter {name}`"
                         )
                     return Action("composite", name, "failed", ok=False, reason=reason)
             before = current.template if current else ""
@@ -455,21 +461,48 @@ class SyncEngine:
             return Action("composite", name, "failed", ok=False, reason=str(exc))
         return Action("composite", name, "created", version=_label(created), diff=diff)
 
-    def _record_base(self, name: str, current: RemoteVersion, digest: str) -> Action:
-        """Opik already holds the rebuild: make it the base (a tag, never a new version)."""
+    def _record_base_if_rebuilt(
+        self, charter: Charter, read: CompositeRead, step: Literal["pull", "composite"]
+    ) -> Action | None:
+        """When Opik's latest version equals the rebuild, make it the base (a tag, never a version).
+
+        Returns None when it differs. The read is updated with the tag, so a later step of the
+        same run (or another engine sharing the read) doesn't tag it again.
+        """
+        current = read.latest
+        messages, template_type, digest = self._rebuild(charter, read.name)
+        if (
+            current is None
+            or _messages_or_none(current) != messages
+            or current.type != template_type
+        ):
+            return None
         if comp.is_recorded_base(current.metadata, current.tags, digest):
-            return Action("composite", name, "unchanged", version=_label(current))
+            return Action(step, read.name, "unchanged", version=_label(current))
         if not self.dry_run:
-            self.gateway.add_tag(current.id, comp.base_tag(digest))
+            tag = comp.base_tag(digest)
+            self.gateway.add_tag(current.id, tag)
+            tagged = replace(current, tags=[*current.tags, tag])
+            if read.pulled is not None and read.pulled.id == current.id:
+                read.pulled = tagged
+            read.latest = tagged
         with self._bases_lock:
-            self._bases.pop(name, None)
+            self._bases.pop(read.name, None)
         return Action(
-            "composite",
-            name,
+            step,
+            read.name,
             "recorded_base",
             version=_label(current),
-            reason="Opik's version matches the charter; recorded as the new base",
+            reason="Opik's version matches the charter: recorded as the new base",
         )
+
+    def _rebuild(self, charter: Charter, name: str) -> tuple[list[dict[str, str]], str, str]:
+        """The composite's messages from the charter, their template type and content hash."""
+        spec = self.config.composites[name]
+        parts = Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
+        template_type = charter[spec.system_prompt].type
+        messages = parts.messages()
+        return messages, template_type, comp.content_hash(messages, template_type)
 
     def _may_replace(self, read: CompositeRead, current: RemoteVersion) -> bool:
         """Only a version both sides agreed on (the base) may be superseded by a push."""

@@ -1,0 +1,147 @@
+"""The main job on embedded defaults: ``python -m prompt_sync_pipeline.demo`` (``./scripts/demo``).
+
+1. copies the forseti example into ``.demo/`` (the repo's example is never modified);
+2. starts the Opik emulator on a free loopback port, persisted in ``.demo/opik.sqlite``;
+3. seeds it: a first sync, then one composite version "optimized" outside the tool (a new
+   ``forseti-persona-charter`` with a changed user prompt, made with the plain Opik SDK);
+4. runs ``prompt_sync_job`` once in the local Dagster instance ``.dagster_home/``, exactly as
+   ``prompt-sync run-now`` does, and prints the run's counters (``pull_changed=1``);
+5. says how to open the Dagster UI on that instance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "forseti"
+DEMO = REPO / ".demo"
+DAGSTER_HOME = REPO / ".dagster_home"
+WORKSPACE = "demo"
+OPTIMIZED_COMPOSITE = "forseti-persona-charter"
+OPTIMIZATION = "\nKeep the explanation to one sentence a member can act on."
+
+
+def prepare_working_copy() -> Path:
+    """A fresh copy of the example under .demo/, its Opik project named for the demo."""
+    shutil.rmtree(DEMO, ignore_errors=True)
+    DEMO.mkdir()
+    shutil.copy(EXAMPLE / "forseti_charter.json", DEMO / "forseti_charter.json")
+    config = yaml.safe_load((EXAMPLE / "prompt_sync.yaml").read_text(encoding="utf-8"))
+    config["opik"]["project_name"] = "forseti-demo"
+    config_path = DEMO / "prompt_sync.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return config_path
+
+
+def prepare_dagster_home() -> None:
+    DAGSTER_HOME.mkdir(exist_ok=True)
+    settings = DAGSTER_HOME / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+
+
+def seed(config_path: Path, opik_url: str) -> None:
+    """What the team's Opik would hold: the synced example, then one optimized composite."""
+    import opik
+
+    from prompt_sync_pipeline.sync.config import load_config
+    from prompt_sync_pipeline.sync.engine import SyncEngine
+    from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
+
+    config = load_config(config_path)
+    gateway = OpikGateway.from_environment(config.opik)
+    try:
+        report = SyncEngine(config, gateway).sync()
+    finally:
+        gateway.close()
+    if report.failed:
+        raise SystemExit(f"demo: seeding the emulator failed: {report.summary_line()}")
+    charter = yaml.safe_load(config.charter.read_text(encoding="utf-8"))  # JSON is YAML
+    spec = config.composites[OPTIMIZED_COMPOSITE]
+    client = opik.Opik(host=opik_url, workspace=WORKSPACE, project_name=config.opik.project_name)
+    try:
+        client.create_chat_prompt(
+            name=OPTIMIZED_COMPOSITE,
+            messages=[
+                {"role": "system", "content": charter[spec.system_prompt]["template"]},
+                {"role": "user", "content": charter[spec.user_prompt]["template"] + OPTIMIZATION},
+            ],
+            project_name=config.opik.project_name,
+            change_description="optimized in Opik",
+        )
+    finally:
+        client.end()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--keep-emulator",
+        action="store_true",
+        help="keep the emulator running after the run (Ctrl-C to stop), to run again from the UI",
+    )
+    args = parser.parse_args(argv)
+
+    config_path = prepare_working_copy()
+    prepare_dagster_home()
+    from opik_emulator import EmulatorServer
+
+    server = EmulatorServer(DEMO / "opik.sqlite").start()
+    env = {
+        "OPIK_URL_OVERRIDE": server.url,
+        "OPIK_WORKSPACE": WORKSPACE,
+        # The demo talks to the local emulator only: no analytics, no ~/.opik.config.
+        "OPIK_ANALYTICS_ENABLE": "false",
+        "OPIK_SENTRY_ENABLE": "false",
+        "OPIK_TRACK_DISABLE": "true",
+        "PROMPT_SYNC_CONFIG": str(config_path),
+        "DAGSTER_HOME": str(DAGSTER_HOME),
+    }
+    os.environ.update(env)
+    try:
+        print(f"Opik emulator on {server.url} (database {DEMO / 'opik.sqlite'})")
+        seed(config_path, server.url)
+        print(f"Seeded: forseti synced, then {OPTIMIZED_COMPOSITE} optimized in Opik.\n")
+
+        from prompt_sync_pipeline.run_now import launch_prompt_sync_job
+
+        status = launch_prompt_sync_job(config_path=config_path)
+        print(f"\nThe charter after the pull: {config_path.parent / 'forseti_charter.json'}")
+        print_ui_instructions(env, server.port, kept=args.keep_emulator)
+        if args.keep_emulator and status == 0:
+            print("\nThe emulator keeps running; Ctrl-C to stop it.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+        return status
+    finally:
+        server.stop()
+
+
+def print_ui_instructions(env: dict[str, str], port: int, *, kept: bool) -> None:
+    variables = " ".join(
+        f"{name}={value}"
+        for name, value in env.items()
+        if name in ("DAGSTER_HOME", "PROMPT_SYNC_CONFIG", "OPIK_URL_OVERRIDE", "OPIK_WORKSPACE")
+    )
+    print("\nOpen the Dagster UI on this instance (the run, its assets, checks and tags):")
+    print(f"  {variables} .venv/bin/dagster dev -w workspace.yaml")
+    if not kept:
+        print(
+            "To launch runs from the UI too, keep an emulator on that address in another "
+            f"terminal:\n  .venv/bin/opik-emulator --port {port} --db .demo/opik.sqlite"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

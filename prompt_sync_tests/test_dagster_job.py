@@ -1,0 +1,213 @@
+"""``prompt_sync_job`` in a real Dagster instance against the Opik emulator over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from prompt_sync_tests.dagster_helpers import (
+    ASSETS,
+    CREATE_VERSION,
+    check_results,
+    counter_tags,
+    materializations,
+    run_job,
+    run_tags,
+    writes,
+)
+from prompt_sync_tests.forseti import (
+    CHARTER_TASK,
+    COMPOSITE,
+    COMPOSITES,
+    PERSONA,
+    PROMPTS,
+    Forseti,
+    make_forseti,
+)
+
+OPTIMIZED = "\nAnswer in at most two sentences."
+WORDING = "forseti.wording_correction"
+
+
+@pytest.fixture
+def forseti(tmp_path: Path, opik_target, monkeypatch: pytest.MonkeyPatch) -> Forseti:
+    """The forseti example in tmp_path, on this test's Opik project, named by PROMPT_SYNC_CONFIG."""
+    example = make_forseti(tmp_path, opik_target.project_name)
+    monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(example.config_path))
+    return example
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def optimize_in_opik(forseti: Forseti, opik_client, **parts: str) -> None:
+    """A new composite version made outside the tool, as an optimizer would (plain SDK)."""
+    opik_client.create_chat_prompt(
+        name=COMPOSITE,
+        messages=forseti.messages(**parts),
+        project_name=forseti.config.opik.project_name,
+    )
+
+
+def test_full_run_pulls_pushes_and_records_the_run(forseti, opik_client, opik_target, instance):
+    forseti.sync()
+    optimized_task = forseti.template(CHARTER_TASK) + OPTIMIZED
+    optimize_in_opik(forseti, opik_client, user=optimized_task)
+    opik_target.clear_requests()
+
+    result = run_job(instance)
+
+    assert result.success
+    metadata = materializations(result)
+    assert sorted(metadata) == sorted(ASSETS)
+    drift = metadata["opik_composites"]
+    assert (drift["pull_changed"], drift["parts_adoptable"], drift["composites_in_sync"]) == (1, 1, 2)
+    assert "changed in Opik: the pull adopts it" in drift["summary"]
+    assert OPTIMIZED.strip() in drift["drift"]
+    pull = metadata["local_individual_prompts"]
+    assert (pull["pull_changed"], pull["pull_failed"], pull["outcome_adopted"]) == (1, 0, 1)
+    assert "| `forseti.charter_validation` | adopted |" in pull["summary"]
+    assert f"+{OPTIMIZED.strip()}" in pull["diffs"]
+    individuals = metadata["pushed_individuals"]
+    assert (individuals["individual_synced"], individuals["individual_failed"]) == (4, 0)
+    assert (individuals["outcome_created"], individuals["outcome_unchanged"]) == (1, 3)
+    composites = metadata["pushed_composites"]
+    assert (composites["composite_synced"], composites["composite_failed"]) == (3, 0)
+    # The optimized version already is the rebuild: recorded as the base, no new version.
+    assert composites["outcome_recorded_base"] == 1
+
+    checks = check_results(result)
+    assert checks["persona_drift"].passed
+    assert checks["composites_match_charter"].passed
+
+    tags = run_tags(instance, result.run_id)
+    assert counter_tags(tags) == {
+        "pull_changed": 1,
+        "pull_failed": 0,
+        "individual_synced": 4,
+        "individual_failed": 0,
+        "composite_synced": 3,
+        "composite_failed": 0,
+    }
+    today = datetime.now(UTC).strftime("%Y%m%d")  # the example's schedule_timezone is UTC
+    assert tags["prompt_sync/success_key"] == f"success:task_prompt_sync:{today}"
+    assert forseti.template(CHARTER_TASK).endswith(OPTIMIZED)
+
+    requests = opik_target.requests()
+    # Each composite read once for the pull, each text prompt once for its push, and each
+    # composite once more by the post-push check: the steps share the run's reads.
+    retrieves = [r for r in requests if r.path.endswith("/prompts/versions/retrieve")]
+    assert len(retrieves) == len(COMPOSITES) + len(PROMPTS) + len(COMPOSITES)
+    assert [r.method for r in writes(requests)] == ["POST", "PATCH"]  # text prompt + base tag
+
+    # A second run finds nothing to do and writes nothing at all.
+    opik_target.clear_requests()
+    again = run_job(instance)
+    assert again.success
+    assert writes(opik_target.requests()) == []
+    assert counter_tags(run_tags(instance, again.run_id))["pull_changed"] == 0
+
+
+def test_persona_conflict_blocks_the_pushes(forseti, opik_client, opik_target, instance):
+    forseti.sync()
+    forseti.edit(PERSONA, forseti.template(PERSONA) + "\nBe warm.")
+    optimize_in_opik(forseti, opik_client, system=forseti.template(PERSONA) + "\nBe terse.")
+    charter_before = forseti.charter_path.read_text()
+    opik_target.clear_requests()
+
+    result = run_job(instance)
+
+    assert not result.success
+    drift = check_results(result)["persona_drift"]
+    assert not drift.passed
+    assert drift.severity == dg.AssetCheckSeverity.ERROR
+    assert COMPOSITE in drift.metadata["conflicting_composites"].value
+    assert "Be terse." in drift.metadata["difference"].value
+    assert sorted(materializations(result)) == ["local_individual_prompts", "opik_composites"]
+    assert writes(opik_target.requests()) == []
+    assert forseti.charter_path.read_text() == charter_before
+    tags = run_tags(instance, result.run_id)
+    assert counter_tags(tags)["pull_failed"] >= 1
+    assert counter_tags(tags)["individual_synced"] == 0
+    assert "prompt_sync/success_key" not in tags
+
+
+def test_pushed_individuals_alone_pushes_only_text_prompts(forseti, opik_target, instance):
+    forseti.sync()
+    forseti.edit(WORDING, forseti.template(WORDING) + "\nKeep emojis.")
+    opik_target.clear_requests()
+
+    result = run_job(instance, assets=["pushed_individuals"])
+
+    assert result.success
+    assert sorted(materializations(result)) == ["pushed_individuals"]
+    requests = opik_target.requests()
+    assert len(writes(requests)) == 1  # the one edited text prompt
+    # One read per individual prompt, none of a composite (their names never appear in a query).
+    assert len(requests) == len(PROMPTS) + 1
+    assert not any(name in r.query for r in requests for name in COMPOSITES)
+    tags = run_tags(instance, result.run_id)
+    assert counter_tags(tags)["individual_synced"] == 4
+    assert counter_tags(tags)["composite_synced"] == 0
+    assert "prompt_sync/success_key" not in tags  # not the whole task
+
+
+def test_a_failed_prompt_fails_the_run_after_every_step(forseti, opik_target, instance):
+    forseti.sync()
+    forseti.edit(WORDING, forseti.template(WORDING) + "\nKeep emojis.")
+    # The text prompt's new version is refused (not retryable); the composite's goes through.
+    opik_target.inject(CREATE_VERSION, "POST", status=400, times=1)
+
+    result = run_job(instance)
+
+    assert not result.success
+    metadata = materializations(result)
+    assert sorted(metadata) == sorted(ASSETS)  # every step did what it could
+    assert metadata["pushed_individuals"]["individual_failed"] == 1
+    assert metadata["pushed_composites"]["composite_synced"] == 3
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "pushed_composites"
+    assert WORDING in failure.step_failure_data.user_failure_data.description
+    tags = run_tags(instance, result.run_id)
+    assert counter_tags(tags)["individual_failed"] == 1
+    assert "prompt_sync/success_key" not in tags
+
+
+def test_dry_run_writes_nothing(forseti, opik_client, opik_target, instance):
+    forseti.sync()
+    optimize_in_opik(forseti, opik_client, user=forseti.template(CHARTER_TASK) + OPTIMIZED)
+    charter_before = forseti.charter_path.read_text()
+    opik_target.clear_requests()
+
+    result = run_job(
+        instance, run_config={"resources": {"prompt_sync": {"config": {"dry_run": True}}}}
+    )
+
+    assert result.success
+    assert writes(opik_target.requests()) == []
+    assert forseti.charter_path.read_text() == charter_before
+    assert materializations(result)["local_individual_prompts"]["pull_changed"] == 1
+    tags = run_tags(instance, result.run_id)
+    assert tags["prompt_sync/dry_run"] == "true"
+    assert "prompt_sync/success_key" not in tags
+
+
+def test_missing_configuration_fails_the_run_at_its_start(
+    forseti, instance, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("PROMPT_SYNC_CONFIG")
+
+    result = run_job(instance)
+
+    assert not result.success
+    assert materializations(result) == {}
+    messages = " ".join(
+        str(e.event_specific_data) + (e.message or "") for e in result.all_events
+    )
+    assert "PROMPT_SYNC_CONFIG" in messages
