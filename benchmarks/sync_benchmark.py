@@ -41,7 +41,15 @@ def main() -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     server = subprocess.Popen(
-        [sys.executable, "-m", "opik_emulator.cli", "--port", str(port), "--latency-ms", str(args.latency_ms)],
+        [
+            sys.executable,
+            "-m",
+            "opik_emulator.cli",
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(args.latency_ms),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -118,7 +126,10 @@ def _bench_prompt_sync(url: str, config_path: Path, composites: dict, optimized:
         if report.failed:
             raise SystemExit(f"prompt-sync failed: {report.summary_line()}")
 
-    results = {"first sync": _measure(url, workspace, sync), "no-op sync": _measure(url, workspace, sync)}
+    results = {
+        "first sync": _measure(url, workspace, sync),
+        "no-op sync": _measure(url, workspace, sync),
+    }
     _optimize_in_opik(url, workspace, composites, optimized)
     results[f"after {optimized} optimizations"] = _measure(url, workspace, sync)
     return results
@@ -140,7 +151,10 @@ def _bench_serial_loop(url: str, charter: dict, composites: dict, optimized: int
             ]
             client.create_chat_prompt(name=name, messages=messages, project_name="bench")
 
-    results = {"first sync": _measure(url, workspace, push_all), "no-op sync": _measure(url, workspace, push_all)}
+    results = {
+        "first sync": _measure(url, workspace, push_all),
+        "no-op sync": _measure(url, workspace, push_all),
+    }
     # The same pushes prompt-sync makes after adopting the optimizations: the changed tasks.
     for name in _optimized_names(composites, optimized):
         task = composites[name]["user_prompt"]
@@ -196,7 +210,9 @@ def _print_table(args: argparse.Namespace, ours: dict, loop: dict) -> None:
         f"{args.composites} composites over {args.individuals} individual prompts, "
         f"{args.latency_ms:g} ms added latency per request"
     )
-    print(f"request minimum for a no-op sync: {args.composites + args.individuals} reads, 0 writes\n")
+    print(
+        f"request minimum for a no-op sync: {args.composites + args.individuals} reads, 0 writes\n"
+    )
     header = f"{'scenario':<26}{'prompt-sync':>26}{'serial SDK loop':>28}{'speed-up':>10}"
     print(header)
     print("-" * len(header))

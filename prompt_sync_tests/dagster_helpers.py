@@ -44,7 +44,9 @@ def materializations(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, A
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    return {
+        evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()
+    }
 
 
 def run_tags(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:

@@ -58,7 +58,7 @@ def test_unchanged_charter_renders_byte_for_byte(tmp_path):
 def test_invalid_charters_say_which_prompt_and_key(tmp_path, content, message):
     path = tmp_path / "charter.json"
     path.write_text(content)
-    with pytest.raises(CharterError, match="charter.json") as error:
+    with pytest.raises(CharterError, match=r"charter\.json") as error:
         load_charter(path)
     assert message in str(error.value)
 

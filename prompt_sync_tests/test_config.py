@@ -43,6 +43,6 @@ def test_the_shipped_example_loads_with_the_charter_beside_it():
 def test_invalid_configuration_names_the_file_and_key(tmp_path, yaml_text, message):
     path = tmp_path / "prompt_sync.yaml"
     path.write_text(yaml_text)
-    with pytest.raises(ConfigError, match="prompt_sync.yaml") as error:
+    with pytest.raises(ConfigError, match=r"prompt_sync\.yaml") as error:
         load_config(path)
     assert message in str(error.value)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import pytest
@@ -43,7 +44,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 def _runs(home: str) -> list[dg.DagsterRun]:
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(home)) as instance:
+    with mock.patch.dict(os.environ, {"DAGSTER_HOME": home}), dg.DagsterInstance.get() as instance:
         return list(instance.get_runs())
 
 

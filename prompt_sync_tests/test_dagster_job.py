@@ -67,7 +67,11 @@ def test_full_run_pulls_pushes_and_records_the_run(forseti, opik_client, opik_ta
     metadata = materializations(result)
     assert sorted(metadata) == sorted(ASSETS)
     drift = metadata["opik_composites"]
-    assert (drift["pull_changed"], drift["parts_adoptable"], drift["composites_in_sync"]) == (1, 1, 2)
+    assert (drift["pull_changed"], drift["parts_adoptable"], drift["composites_in_sync"]) == (
+        1,
+        1,
+        2,
+    )
     assert "changed in Opik: the pull adopts it" in drift["summary"]
     assert OPTIMIZED.strip() in drift["drift"]
     pull = metadata["local_individual_prompts"]
@@ -207,7 +211,5 @@ def test_missing_configuration_fails_the_run_at_its_start(
 
     assert not result.success
     assert materializations(result) == {}
-    messages = " ".join(
-        str(e.event_specific_data) + (e.message or "") for e in result.all_events
-    )
+    messages = " ".join(str(e.event_specific_data) + (e.message or "") for e in result.all_events)
     assert "PROMPT_SYNC_CONFIG" in messages

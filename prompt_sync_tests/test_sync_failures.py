@@ -190,7 +190,7 @@ def test_corrupt_charter_is_refused_before_any_request(forseti, opik_target, con
     forseti.charter_path.write_text(content)
     opik_target.clear_requests()
 
-    with pytest.raises(CharterError, match="forseti_charter.json") as error:
+    with pytest.raises(CharterError, match=r"forseti_charter\.json") as error:
         forseti.sync()
 
     assert message in str(error.value)
@@ -234,3 +234,21 @@ def test_two_syncs_at_once_serialise_and_create_each_version_once(synced, opik_c
     assert len(opik_client.get_prompt_history(name=PERSONA, project_name=project)) == 2
     for name in COMPOSITES:
         assert len(opik_client.get_chat_prompt_history(name=name, project_name=project)) == 2
+
+
+def test_a_rejected_api_key_fails_clearly_and_is_never_printed(forseti, capsys, monkeypatch):
+    from opik_emulator import EmulatorServer
+    from prompt_sync_pipeline.cli import main
+
+    with EmulatorServer(api_key="the-right-key") as server:
+        monkeypatch.setenv("OPIK_URL_OVERRIDE", server.url)
+        monkeypatch.setenv("OPIK_API_KEY", "a-secret-but-wrong-key")
+        code = main(["--config", str(forseti.config_path), "sync", "--json"])
+        captured = capsys.readouterr()
+    printed = captured.out + captured.err
+
+    assert code == 1
+    result = json.loads(captured.out)
+    assert result["individual_failed"] == 4 and result["composite_failed"] == 3
+    assert all("401" in a["reason"] for a in result["actions"] if not a["ok"])
+    assert "a-secret-but-wrong-key" not in printed

@@ -280,7 +280,11 @@ class SyncEngine:
                 report.add(Action("pull", name, "conflict", ok=False, reason=help_text))
                 continue
             action = None
-            if read.pulled and read.latest and read.pulled.id == read.latest.id:
+            if read.pulled is None:
+                environment = self.config.opik.pull_environment
+                where = f"in Opik's {environment!r} environment" if environment else "in Opik"
+                action = Action("pull", name, "absent", reason=f"no version {where} yet")
+            elif read.latest and read.pulled.id == read.latest.id:
                 action = self._record_base_if_rebuilt(updated, read, "pull")
             if action is None:
                 ahead = any(
