@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from opik_emulator.experiments import ExperimentStore
-from opik_emulator.http import Call, endpoint, no_content, ok
+from opik_emulator.wire import Call, endpoint, no_content, ok
 
 P = "/v1/private"
 

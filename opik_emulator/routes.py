@@ -6,8 +6,8 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from opik_emulator.http import Call, endpoint, no_content, ok
 from opik_emulator.store import Store
+from opik_emulator.wire import Call, endpoint, no_content, ok
 
 DEPRECATION_HEADER = "X-Opik-Deprecation"
 

@@ -144,11 +144,17 @@ def opik_server() -> Iterator[OpikService]:
     external = os.environ.get(EXTERNAL_URL_VAR)
     if external:
         admin = AdminClient(external)
+        is_emulator = admin.is_emulator()
+        # A real Opik only knows its own workspaces ("default" when self-hosted); an external
+        # emulator can still give every test a fresh one.
+        workspace = os.environ.get("PROMPT_SYNC_TEST_OPIK_WORKSPACE") or (
+            None if is_emulator else "default"
+        )
         yield OpikService(
             url=external.rstrip("/"),
             api_key=os.environ.get("PROMPT_SYNC_TEST_OPIK_API_KEY") or None,
-            workspace=os.environ.get("PROMPT_SYNC_TEST_OPIK_WORKSPACE") or None,
-            control=admin if admin.is_emulator() else None,
+            workspace=workspace,
+            control=admin if is_emulator else None,
         )
         admin.close()
         return

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+MODULE = "prompt_sync_pipeline.definitions"
 
 
 @pytest.fixture
@@ -50,8 +51,7 @@ def _runs(home: str) -> list[dg.DagsterRun]:
 
 def test_dagster_job_execute(environment: dict[str, str]):
     completed = _run(
-        [str(BIN / "dagster"), "job", "execute", "-m", "prompt_sync_pipeline.definitions"]
-        + ["-j", "prompt_sync_job"],
+        [str(BIN / "dagster"), "job", "execute", "-j", "prompt_sync_job", "-m", MODULE],
         environment,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]

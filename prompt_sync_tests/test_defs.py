@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -24,7 +25,7 @@ def test_definitions_load():
 def test_four_assets_in_one_lineage_chain():
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
     assert sorted(specs) == sorted(ASSETS)
-    for upstream, downstream in zip(ASSETS, ASSETS[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(ASSETS):
         assert [dep.asset_key.to_user_string() for dep in specs[downstream].deps] == [upstream]
     assert not specs[ASSETS[0]].deps
     for spec in specs.values():

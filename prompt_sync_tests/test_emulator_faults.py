@@ -112,7 +112,7 @@ def test_latency_is_added(rest, target):
     started = time.perf_counter()
     with pytest.raises(ApiError):
         rest.prompts.retrieve_prompt_version(name="p", project_name=target.project_name)
-    assert time.perf_counter() - started >= 0.15
+    assert time.perf_counter() - started >= 0.145  # the event loop may wake a hair early
     target.set_latency(0)
 
 

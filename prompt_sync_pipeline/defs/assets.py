@@ -116,10 +116,10 @@ def pushed_composites(
     step = session.new_report()
     with session.charter_locked():
         charter = session.load_charter()
-        session.engine.push_composites(charter, step, session.plan)
+        after_push = session.engine.push_composites(charter, step, session.plan)
     session.record(step)
     match = checks.composites_match_charter(
-        session.config, charter, session.engine.gateway, dry_run=session.dry_run
+        session.config, charter, after_push, dry_run=session.dry_run
     )
     result = dg.MaterializeResult(
         metadata=summaries.step_metadata(step, "composite"), check_results=[match]

@@ -14,8 +14,7 @@ import dagster as dg
 from prompt_sync_pipeline.sync import composites as comp
 from prompt_sync_pipeline.sync.charter import Charter
 from prompt_sync_pipeline.sync.config import SyncConfig
-from prompt_sync_pipeline.sync.engine import PullPlan
-from prompt_sync_pipeline.sync.opik_gateway import OpikError, OpikGateway
+from prompt_sync_pipeline.sync.engine import CompositeRead, PullPlan
 
 from .summaries import drift_markdown, labelled_diff, messages_text, version_label
 
@@ -86,20 +85,24 @@ def persona_drift(config: SyncConfig, plan: PullPlan) -> dg.AssetCheckResult:
 
 
 def composites_match_charter(
-    config: SyncConfig, charter: Charter, gateway: OpikGateway, *, dry_run: bool
+    config: SyncConfig, charter: Charter, reads: dict[str, CompositeRead], *, dry_run: bool
 ) -> dg.AssetCheckResult:
-    """Read every composite's current version from Opik and compare it with the charter's rebuild."""
+    """Compare every composite's version in Opik after the push with the charter's rebuild.
+
+    ``reads`` is Opik's state as the push left it (what it read, updated with what it created),
+    so the check costs no extra request.
+    """
     mismatched: dict[str, str] = {}
     versions: dict[str, str] = {}
     for name, spec in config.composites.items():
         parts = comp.Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
         expected = parts.messages()
         template_type = charter[spec.system_prompt].type
-        try:
-            current = gateway.get_version(name)
-        except OpikError as exc:
-            mismatched[name] = f"could not read it from Opik: {exc}"
+        read = reads[name]
+        if read.error:
+            mismatched[name] = f"could not read it from Opik: {read.error}"
             continue
+        current = read.latest
         versions[name] = version_label(current)
         if current is None:
             mismatched[name] = "not in Opik"

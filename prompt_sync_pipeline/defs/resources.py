@@ -9,7 +9,6 @@ long as the run (keyed by run id, closed at teardown), so no step ever sees an e
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,11 +129,8 @@ class SyncSession:
 
     def preview_pull(self, charter: Charter, plan: PullPlan) -> SyncReport:
         """What applying ``plan`` would report, without writing anything."""
-        # A dry-run view of the same engine: a shallow copy shares its gateway and base cache.
-        preview = copy.copy(self.engine)
-        preview.dry_run = True
-        report = SyncReport(dry_run=True)
-        preview.apply_pull(charter, plan, report)
+        report = SyncReport(dry_run=self.dry_run)
+        self.engine.apply_pull(charter, plan, report, write=False)
         return report
 
     def close(self) -> None:

@@ -19,7 +19,16 @@ from prompt_sync_pipeline.sync.report import Action, Step, SyncReport
 
 # The outcomes each step can report (``Action.outcome``), for zero-filled breakdowns.
 OUTCOMES: dict[Step, tuple[str, ...]] = {
-    "pull": ("adopted", "kept_local", "unchanged", "conflict", "malformed", "failed"),
+    "pull": (
+        "adopted",
+        "kept_local",
+        "unchanged",
+        "recorded_base",
+        "absent",
+        "conflict",
+        "malformed",
+        "failed",
+    ),
     "individual": ("created", "unchanged", "blocked", "failed"),
     "composite": ("created", "unchanged", "recorded_base", "blocked", "failed"),
 }

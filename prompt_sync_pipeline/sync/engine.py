@@ -1,4 +1,4 @@
-"""The three-way sync of the charter and Opik (see docs/sync-semantics in the README).
+"""The three-way sync of the charter and Opik ("How the sync decides" in the README).
 
 One run is three steps: pull (read every composite, split it, adopt what Opik changed),
 push individuals (each charter prompt as a text prompt) and push composites (each composite
@@ -260,14 +260,18 @@ class SyncEngine:
             elif proposals:
                 plan.adoptions[prompt] = proposals[0].remote
 
-    def apply_pull(self, charter: Charter, plan: PullPlan, report: SyncReport) -> Charter:
+    def apply_pull(
+        self, charter: Charter, plan: PullPlan, report: SyncReport, *, write: bool = True
+    ) -> Charter:
         """Write the adopted parts into the charter (once, atomically) and report the pull.
 
         A composite whose Opik version now equals its rebuild from the charter becomes the base
         right away, so a later local edit is a clean push even if this run pushes nothing.
+        With ``write=False`` (or in a dry run) it only reports what applying would do.
         """
+        write = write and not self.dry_run
         updated = charter.with_templates(plan.adoptions) if plan.adoptions else charter
-        if plan.adoptions and not self.dry_run:
+        if plan.adoptions and write:
             write_charter(updated)
         for name, (outcome, reason) in sorted(plan.failures.items()):
             report.add(Action("pull", name, outcome, ok=False, reason=reason))
@@ -285,7 +289,7 @@ class SyncEngine:
                 where = f"in Opik's {environment!r} environment" if environment else "in Opik"
                 action = Action("pull", name, "absent", reason=f"no version {where} yet")
             elif read.latest and read.pulled.id == read.latest.id:
-                action = self._record_base_if_rebuilt(updated, read, "pull")
+                action = self._record_base_if_rebuilt(updated, read, "pull", write=write)
             if action is None:
                 ahead = any(
                     c.composite == name and c.decision == "keep_local" for c in plan.changes
@@ -388,12 +392,22 @@ class SyncEngine:
     # Step 3: composites ----------------------------------------------------------------------
 
     def push_composites(
-        self, charter: Charter, report: SyncReport, plan: PullPlan | None = None
-    ) -> None:
-        """Every composite rebuilt from the charter becomes a chat prompt, never burying Opik's edits."""
+        self,
+        charter: Charter,
+        report: SyncReport,
+        plan: PullPlan | None = None,
+        reads: dict[str, CompositeRead] | None = None,
+    ) -> dict[str, CompositeRead]:
+        """Every composite rebuilt from the charter becomes a chat prompt, never burying Opik's edits.
+
+        Uses the pull's reads (or ``reads``) and reads the others; returns every composite's
+        read, updated with what the push created, i.e. Opik's state after the push.
+        """
         blocked = plan.blocked_composites(self.config) if plan else set()
-        reads = dict(plan.reads) if plan else {}
+        reads = plan.reads if plan else reads if reads is not None else {}
         failures = dict(plan.failures) if plan else {}
+        missing = [n for n in self.config.composites if n not in reads or reads[n].error]
+        reads.update(self.read_composites(missing) if missing else {})
         for name in self.config.composites:
             if name in blocked:
                 report.add(
@@ -406,24 +420,27 @@ class SyncEngine:
             *self._map(
                 "push composites",
                 todo,
-                lambda n: self._push_composite(charter, n, reads.get(n), failures.get(n)),
+                lambda n: self._push_composite(
+                    charter, n, reads[n], failures.get(n), pulled=plan is not None
+                ),
             )
         )
+        return reads
 
     def _push_composite(
         self,
         charter: Charter,
         name: str,
-        read: CompositeRead | None,
+        read: CompositeRead,
         pull_failure: tuple[str, str] | None,
+        *,
+        pulled: bool,
     ) -> Action:
         spec = self.config.composites[name]
         messages, template_type, digest = self._rebuild(charter, name)
         # A version this run's pull read without failure has been merged into the charter.
-        pulled = read is not None and pull_failure is None
+        merged_id = read.pulled.id if pulled and pull_failure is None and read.pulled else None
         try:
-            if read is None or read.error:
-                read = self._read(name)
             if read.error:
                 return Action("composite", name, "failed", ok=False, reason=read.error)
             current = read.latest
@@ -439,8 +456,7 @@ class SyncEngine:
                 recorded = self._record_base_if_rebuilt(charter, read, "composite")
                 if recorded is not None:
                     return recorded
-                merged = pulled and read.pulled is not None and read.pulled.id == current.id
-                if not merged and not self._may_replace(read, current):
+                if current.id != merged_id and not self._may_replace(read, current):
                     reason = f"changed in Opik since the last sync ({_label(current)}): pull first"
                     if pull_failure and pull_failure[0] == "malformed":
                         malformed = pull_failure[1]
@@ -463,10 +479,16 @@ class SyncEngine:
             )
         except OpikError as exc:
             return Action("composite", name, "failed", ok=False, reason=str(exc))
+        read.latest = created
         return Action("composite", name, "created", version=_label(created), diff=diff)
 
     def _record_base_if_rebuilt(
-        self, charter: Charter, read: CompositeRead, step: Literal["pull", "composite"]
+        self,
+        charter: Charter,
+        read: CompositeRead,
+        step: Literal["pull", "composite"],
+        *,
+        write: bool = True,
     ) -> Action | None:
         """When Opik's latest version equals the rebuild, make it the base (a tag, never a version).
 
@@ -483,7 +505,7 @@ class SyncEngine:
             return None
         if comp.is_recorded_base(current.metadata, current.tags, digest):
             return Action(step, read.name, "unchanged", version=_label(current))
-        if not self.dry_run:
+        if write and not self.dry_run:
             tag = comp.base_tag(digest)
             self.gateway.add_tag(current.id, tag)
             tagged = replace(current, tags=[*current.tags, tag])
