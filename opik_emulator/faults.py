@@ -224,6 +224,8 @@ class FaultMiddleware:
 
                 await self.app(scope, receive, capture)
             elif rule.drop:
+                if not rule.after_commit:
+                    await _drain(receive)
                 await _drop_connection(send)
             else:
                 status = rule.status
@@ -249,6 +251,15 @@ async def _send_fault(send: Send, rule: FaultRule) -> None:
     headers += [(k.lower().encode(), str(v).encode()) for k, v in rule.headers.items()]
     await send({"type": "http.response.start", "status": rule.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Receive) -> None:
+    """Read the request body: closing a socket with unread input makes the kernel answer with
+    a reset (the client sees ``ReadError``) instead of an orderly close (``RemoteProtocolError``)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 async def _drop_connection(send: Send) -> None:

@@ -23,8 +23,15 @@ def test_definitions_load():
 
 
 def test_four_assets_in_one_lineage_chain():
-    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    all_specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    specs = {name: spec for name, spec in all_specs.items() if spec.group_name == "prompt_sync"}
     assert sorted(specs) == sorted(ASSETS)
+    # The performance view stays out of the sync's lineage and its midnight job.
+    assert all_specs["prompt_performance"].group_name == "prompt_performance"
+    job = defs.resolve_job_def("prompt_sync_job")
+    assert "prompt_performance" not in {
+        key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()
+    }
     for upstream, downstream in itertools.pairwise(ASSETS):
         assert [dep.asset_key.to_user_string() for dep in specs[downstream].deps] == [upstream]
     assert not specs[ASSETS[0]].deps

@@ -15,6 +15,7 @@ import pytest
 
 from prompt_sync_pipeline.cli import main, seed_main
 from prompt_sync_pipeline.defs.performance import prompt_performance
+from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
 from prompt_sync_pipeline.performance import collect_performance
 from prompt_sync_pipeline.performance.render import to_markdown
 from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
@@ -495,11 +496,16 @@ def test_done_when_the_seed_spelling_routes_to_the_same_view(two_versions, capsy
     assert prompt["name"] == COMPOSITE and prompt["status"] == "ok"
 
 
+# As the code location binds them: Opik from the OPIK_* variables the fixtures set, the
+# configuration from PROMPT_SYNC_CONFIG.
+RESOURCES = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
+
+
 def test_done_when_the_dagster_asset_shows_the_same_table(two_versions, lab, monkeypatch):
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(two_versions.config_path))
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([prompt_performance], instance=instance)
+        result = dg.materialize([prompt_performance], instance=instance, resources=RESOURCES)
 
         assert result.success
         (materialization,) = result.asset_materializations_for_node("prompt_performance")
@@ -524,12 +530,33 @@ def test_the_asset_fails_rather_than_record_a_partial_table(synced, opik_target,
     opik_target.inject(r"/v1/private/experiments$", "GET", status=400, times=None)
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([prompt_performance], instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            [prompt_performance], instance=instance, resources=RESOURCES, raise_on_error=False
+        )
 
         assert not result.success
         assert result.asset_materializations_for_node("prompt_performance") == []
         (failure,) = [e for e in result.all_events if e.is_step_failure]
         assert "Opik reads failed for 7 prompt(s)" in str(failure.step_failure_data.error)
+
+
+def code_location() -> dg.Definitions:
+    """The code location with the asset (added here until definitions.py wires it in)."""
+    from prompt_sync_pipeline.definitions import defs
+
+    if prompt_performance.key in defs.resolve_all_asset_keys():
+        return defs
+    return dg.Definitions.merge(defs, dg.Definitions(assets=[prompt_performance]))
+
+
+def test_the_asset_stays_out_of_the_midnight_job():
+    defs = code_location()
+    dg.Definitions.validate_loadable(defs)
+
+    job = defs.resolve_job_def("prompt_sync_job")
+
+    assert prompt_performance.key not in job.asset_layer.executable_asset_keys
+    assert "prompt_sync" in defs.resolve_assets_def(prompt_performance.key).required_resource_keys
 
 
 def test_the_asset_is_on_demand_in_its_own_group():

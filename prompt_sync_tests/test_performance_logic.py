@@ -429,6 +429,7 @@ def test_text_table_marks_the_best_and_lists_prompts_without_experiments(capsys)
         "version",
         "commit",
         "created",
+        "(UTC)",
         "by",
         "experiment",
         "dataset",
@@ -452,7 +453,7 @@ def test_markdown_is_the_same_table_with_names_escaped():
 
     assert "#### comp\\|a (composite): 3 experiments" in markdown
     assert (
-        "| version | commit | created | by | experiment | dataset | traces | accuracy | fluency |"
+        "| version | commit | created (UTC) | by | experiment | dataset | traces | accuracy | fluency |"
         in markdown
     )
     assert "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: |" in markdown

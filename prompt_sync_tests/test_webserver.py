@@ -131,14 +131,15 @@ def test_webserver_serves_assets_checks_and_schedule(webserver: str):
         "scheduleState": {"status": "RUNNING"},
     }
 
-    nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
+    every_node = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
+    assert every_node["prompt_performance"]["groupName"] == "prompt_performance"
+    nodes = {k: n for k, n in every_node.items() if n["groupName"] == "prompt_sync"}
     assert sorted(nodes) == [
         "local_individual_prompts",
         "opik_composites",
         "pushed_composites",
         "pushed_individuals",
     ]
-    assert {n["groupName"] for n in nodes.values()} == {"prompt_sync"}
     assert nodes["pushed_composites"]["dependencyKeys"] == [{"path": ["pushed_individuals"]}]
     checks = {
         check["name"]: check

@@ -9,31 +9,28 @@ import dagster as dg
 
 from ..performance import PerformanceReport, collect_performance
 from ..performance.render import to_markdown
-from ..sync.config import load_config
-from ..sync.opik_gateway import OpikGateway
+from .assets import OWNERS
+from .resources import PromptSyncResource
 
-PERFORMANCE_GROUP = "prompt_performance"
+GROUP = "prompt_performance"
+# Bump when the view's logic changes, so the UI can tell "code changed" from "data changed".
+CODE_VERSION = "1"
 
 
-@dg.asset(
-    group_name=PERFORMANCE_GROUP,
-    kinds={"opik"},
-    owners=["team:data"],
-    code_version="1",
-)
-def prompt_performance(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+@dg.asset(group_name=GROUP, kinds={"opik"}, owners=OWNERS, code_version=CODE_VERSION)
+def prompt_performance(
+    context: dg.AssetExecutionContext, prompt_sync: PromptSyncResource
+) -> dg.MaterializeResult:
     """Which version of each managed prompt won the team's Opik experiments.
 
     For every composite and individual prompt of the sync configuration: its versions in Opik
     (who created each: prompt-sync or someone else), the experiments that evaluated each version
     with their mean feedback scores, the best version per metric and how the current version moved
     against the previous one. The best score of each composite per metric is recorded as a number,
-    so the asset page plots whether optimizing in Opik is paying off over time.
-
-    Reads the configuration named by ``PROMPT_SYNC_CONFIG`` and Opik's ``OPIK_*`` variables.
+    so the asset page plots whether optimizing in Opik is paying off over time. Reads Opik only.
     """
-    config = load_config()
-    gateway = OpikGateway.from_environment(config.opik)
+    config = prompt_sync.load_config()
+    gateway = prompt_sync.opik.connect(config.opik)
     try:
         report = collect_performance(config, gateway)
     finally:

@@ -13,13 +13,15 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..sync import composites as comp
 from ..sync.config import SyncConfig
 from ..sync.opik_gateway import OpikError, OpikGateway, RemoteVersion
 from .models import ExperimentRun, Kind, PerformanceReport, PromptPerformance, VersionPerformance
-from .opik_reads import experiments_for_prompt
+
+if TYPE_CHECKING:
+    from opik.rest_api.types import ExperimentPublic
 
 
 class UnknownPrompt(ValueError):
@@ -67,7 +69,7 @@ def _read_prompt(
         # The listing is read after the latest version, so it holds it unless it was deleted since.
         versions = {v.id: v for v in gateway.history(latest.prompt_id)}
         versions.setdefault(latest.id, latest)
-        experiments = list(experiments_for_prompt(gateway, latest.prompt_id))
+        experiments = list(gateway.experiments(latest.prompt_id))
     except OpikError as exc:
         return PromptPerformance.failed(name, kind, str(exc))
 
@@ -98,7 +100,9 @@ def _read_prompt(
     )
 
 
-def _linked_versions(experiment: Any, prompt_id: str) -> list[tuple[str | None, str | None]]:
+def _linked_versions(
+    experiment: ExperimentPublic, prompt_id: str
+) -> list[tuple[str | None, str | None]]:
     """(version id, commit) of each version of this prompt the experiment used."""
     links = list(experiment.prompt_versions or [])
     if not links and experiment.prompt_version is not None:  # the legacy single link
@@ -112,7 +116,7 @@ def _linked_versions(experiment: Any, prompt_id: str) -> list[tuple[str | None, 
     ]
 
 
-def _experiment_run(experiment: Any, metric: str | None) -> ExperimentRun:
+def _experiment_run(experiment: ExperimentPublic, metric: str | None) -> ExperimentRun:
     # Experiment-level scores (computed once over the whole run) complete the per-trace means;
     # on a name clash the per-trace mean wins, as it is the one computed the same way everywhere.
     scores = {s.name: s.value for s in experiment.experiment_scores or []}

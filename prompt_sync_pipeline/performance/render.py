@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TextIO
 
 from .models import PerformanceReport, PromptPerformance, VersionPerformance
 
-HEADERS = ("version", "commit", "created", "by", "experiment", "dataset", "traces")
+HEADERS = ("version", "commit", "created (UTC)", "by", "experiment", "dataset", "traces")
 _NUMERIC_COLUMNS = {"traces"}
 _NO_SCORE = "-"
 
@@ -142,9 +142,9 @@ def write_text(report: PerformanceReport, out: TextIO) -> None:
 
 def to_markdown(report: PerformanceReport) -> str:
     """The same view as markdown, for Dagster's asset metadata."""
-    scope = f", metric `{_md(report.metric)}`" if report.metric else ""
+    scope = f", metric {_md(report.metric)}" if report.metric else ""
     lines = [
-        f"Experiment scores per prompt version in Opik project `{_md(report.project)}`{scope}. "
+        f"Experiment scores per prompt version in Opik project {_md(report.project)}{scope}. "
         "A version's score is the mean of its experiments' means; **bold** marks the best.",
     ]
     for prompt in report.prompts:
@@ -193,7 +193,11 @@ def _best(cell: str, is_best: bool, mark: tuple[str, str]) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+    if moment is None:
+        return ""
+    if moment.tzinfo is not None:  # Opik answers in UTC; say so whatever the offset given
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _plural(count: int, noun: str) -> str:

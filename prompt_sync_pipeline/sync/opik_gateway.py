@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 TemplateStructure = Literal["text", "chat"]
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-_HISTORY_PAGE_SIZE = 100
+_PAGE_SIZE = 100
 
 
 class OpikError(Exception):
@@ -159,12 +159,37 @@ class OpikGateway:
                 self._rest.prompts.get_prompt_versions,
                 prompt_id,
                 page=page,
-                size=_HISTORY_PAGE_SIZE,
+                size=_PAGE_SIZE,
             )
             content = result.content or []
             for version in content:
                 yield RemoteVersion.from_rest(version, prompt_id)
-            if len(content) < _HISTORY_PAGE_SIZE:
+            if len(content) < _PAGE_SIZE:
+                return
+            page += 1
+
+    def experiments(self, prompt_id: str) -> Iterator[Any]:
+        """Every experiment linked to any version of the prompt, newest first, 100 per page.
+
+        An experiment created while we page shifts the rest down by one, so the same one can
+        show up on two pages: each is yielded once.
+        """
+        seen: set[str | None] = set()
+        page = 1
+        while True:
+            result = self._call(
+                "read",
+                self._rest.experiments.find_experiments,
+                prompt_id=prompt_id,
+                page=page,
+                size=_PAGE_SIZE,
+            )
+            content = result.content or []
+            for experiment in content:
+                if experiment.id not in seen:
+                    seen.add(experiment.id)
+                    yield experiment
+            if len(content) < _PAGE_SIZE:
                 return
             page += 1
 
