@@ -43,6 +43,7 @@ for _name in ("OPIK_API_KEY", "OPIK_WORKSPACE", "OPIK_PROJECT_NAME"):
 
 from opik_emulator import AdminClient, EmulatorControl, EmulatorServer  # noqa: E402
 from opik_emulator.faults import FaultRule, RequestRecord  # noqa: E402
+from prompt_sync_tests.forseti import Forseti, make_forseti  # noqa: E402
 
 EXTERNAL_URL_VAR = "PROMPT_SYNC_TEST_OPIK_URL"
 
@@ -330,3 +331,20 @@ def openapi_checked(
     checker.attach(opik_client)
     yield checker
     checker.assert_valid()
+
+
+# -- The worked example ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def forseti(tmp_path: Path, opik_target: OpikTarget) -> Forseti:
+    """The forseti example copied into ``tmp_path``, syncing to this test's Opik project."""
+    return make_forseti(tmp_path, opik_target.project_name)
+
+
+@pytest.fixture
+def synced(forseti: Forseti, opik_client: Any) -> Forseti:
+    """The example after a first successful sync: Opik holds the seven prompts and their bases."""
+    report = forseti.sync()
+    assert not report.failed, report.to_json()
+    return forseti

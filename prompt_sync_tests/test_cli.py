@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from prompt_sync_pipeline.cli import main
-from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, PERSONA, make_forseti
+from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, PERSONA
 
 COUNTERS = {
     "pull_changed",
@@ -20,11 +20,6 @@ COUNTERS = {
     "composite_synced",
     "composite_failed",
 }
-
-
-@pytest.fixture
-def forseti(tmp_path, opik_target):
-    return make_forseti(tmp_path, opik_target.project_name)
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

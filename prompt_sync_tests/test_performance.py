@@ -19,22 +19,9 @@ from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
 from prompt_sync_pipeline.performance import collect_performance
 from prompt_sync_pipeline.performance.render import to_markdown
 from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
-from prompt_sync_tests.forseti import COMPOSITE, COMPOSITES, PERSONA, PROMPTS, Forseti, make_forseti
+from prompt_sync_tests.forseti import COMPOSITE, COMPOSITES, PERSONA, PROMPTS, Forseti
 
 Scores = Mapping[str, float]
-
-
-@pytest.fixture
-def forseti(tmp_path, opik_target) -> Forseti:
-    return make_forseti(tmp_path, opik_target.project_name)
-
-
-@pytest.fixture
-def synced(forseti, opik_client) -> Forseti:
-    """The example after a first sync: every composite and individual at v1, created by the tool."""
-    report = forseti.sync()
-    assert not report.failed, report.to_json()
-    return forseti
 
 
 @dataclass

@@ -11,21 +11,7 @@ from prompt_sync_tests.forseti import (
     PERSONA,
     PROMPTS,
     Forseti,
-    make_forseti,
 )
-
-
-@pytest.fixture
-def forseti(tmp_path, opik_target) -> Forseti:
-    return make_forseti(tmp_path, opik_target.project_name)
-
-
-@pytest.fixture
-def synced(forseti, opik_client) -> Forseti:
-    """The example after a first successful sync: Opik holds the seven prompts and their bases."""
-    report = forseti.sync()
-    assert not report.failed, report.to_json()
-    return forseti
 
 
 def optimize(client, forseti: Forseti, composite: str = COMPOSITE, **parts: str) -> None:

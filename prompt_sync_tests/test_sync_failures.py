@@ -8,18 +8,7 @@ import pytest
 
 from prompt_sync_pipeline.sync.charter import CharterError, CharterLocked, charter_lock
 from prompt_sync_pipeline.sync.config import ConfigError
-from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, PERSONA, make_forseti
-
-
-@pytest.fixture
-def forseti(tmp_path, opik_target):
-    return make_forseti(tmp_path, opik_target.project_name)
-
-
-@pytest.fixture
-def synced(forseti, opik_client):
-    assert not forseti.sync().failed
-    return forseti
+from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, PERSONA
 
 
 def _raw_chat_version(opik_client, forseti, template: str, template_type: str = "mustache"):
