@@ -271,3 +271,22 @@ def test_dry_run_plans_with_diffs_and_changes_nothing(synced, opik_client, opik_
     assert "+Optimized {{charter}} {{post}}" in adopted.diff
     persona = next(a for a in report.steps("individual") if a.subject == PERSONA)
     assert persona.outcome == "created" and "+Local persona edit." in persona.diff
+
+
+def test_provenance_copied_onto_an_edited_version_is_not_taken_for_a_base(synced, opik_client):
+    project = synced.config.opik.project_name
+    ours = opik_client.get_chat_prompt(name=COMPOSITE, project_name=project)
+    # An editor saves a new version and carries the tool's metadata forward unchanged.
+    opik_client.create_chat_prompt(
+        name=COMPOSITE,
+        messages=synced.messages(user="Edited in Opik {{charter}} {{post}}"),
+        metadata=ours.metadata,
+        project_name=project,
+    )
+
+    report = synced.sync()
+
+    # Had the copied record counted, the edit would look like the base and be pushed over.
+    assert not report.failed, report.to_json()
+    assert report.counters["pull_changed"] == 1
+    assert synced.template(CHARTER_TASK) == "Edited in Opik {{charter}} {{post}}"
