@@ -91,3 +91,21 @@ def make_forseti(directory: Path, project_name: str) -> Forseti:
     config_path = directory / "prompt_sync.yaml"
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return Forseti(config_path, directory / "forseti_charter.json")
+
+
+def optimize(client, forseti: Forseti, composite: str = COMPOSITE, **parts: str) -> None:
+    """Someone saves a new composite version in Opik (the optimizer's output, saved by hand)."""
+    client.create_chat_prompt(
+        name=composite,
+        messages=forseti.messages(parts.get("system"), parts.get("user")),
+        project_name=forseti.config.opik.project_name,
+    )
+
+
+def chat_versions(client, forseti: Forseti, name: str):
+    return client.get_chat_prompt_history(name=name, project_name=forseti.config.opik.project_name)
+
+
+def latest_messages(client, forseti: Forseti, name: str):
+    prompt = client.get_chat_prompt(name=name, project_name=forseti.config.opik.project_name)
+    return prompt.template

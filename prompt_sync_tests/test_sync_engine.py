@@ -11,25 +11,10 @@ from prompt_sync_tests.forseti import (
     PERSONA,
     PROMPTS,
     Forseti,
+    chat_versions,
+    latest_messages,
+    optimize,
 )
-
-
-def optimize(client, forseti: Forseti, composite: str = COMPOSITE, **parts: str) -> None:
-    """Someone saves a new composite version in Opik (the optimizer's output, saved by hand)."""
-    client.create_chat_prompt(
-        name=composite,
-        messages=forseti.messages(parts.get("system"), parts.get("user")),
-        project_name=forseti.config.opik.project_name,
-    )
-
-
-def chat_versions(client, forseti: Forseti, name: str):
-    return client.get_chat_prompt_history(name=name, project_name=forseti.config.opik.project_name)
-
-
-def latest_messages(client, forseti: Forseti, name: str):
-    prompt = client.get_chat_prompt(name=name, project_name=forseti.config.opik.project_name)
-    return prompt.template
 
 
 def test_first_sync_creates_the_seven_prompts(forseti, opik_client):
@@ -290,3 +275,86 @@ def test_provenance_copied_onto_an_edited_version_is_not_taken_for_a_base(synced
     assert not report.failed, report.to_json()
     assert report.counters["pull_changed"] == 1
     assert synced.template(CHARTER_TASK) == "Edited in Opik {{charter}} {{post}}"
+
+
+def _point_production_to(client, forseti: Forseti, version: str) -> None:
+    if "production" not in {e.name for e in client.get_environments()}:
+        client.create_environment(name="production")
+    client.set_prompt_environments(
+        prompt_name=COMPOSITE,
+        environments=["production"],
+        version=version,
+        project_name=forseti.config.opik.project_name,
+    )
+
+
+def test_pull_environment_follows_promotions_past_the_latest_version(synced, opik_client):
+    synced.configure(pull_environment="production")
+    _point_production_to(opik_client, synced, "v1")
+    optimize(opik_client, synced, user="Round one {{charter}} {{post}}")
+    optimize(opik_client, synced, user="Round two {{charter}} {{post}}")
+
+    _point_production_to(opik_client, synced, "v2")  # promoted; v3 is still an experiment
+    first = synced.sync()
+    assert not first.failed, first.to_json()
+    assert synced.template(CHARTER_TASK) == "Round one {{charter}} {{post}}"
+
+    _point_production_to(opik_client, synced, "v3")  # built on v2: no conflict
+    second = synced.sync()
+    assert not second.failed, second.to_json()
+    assert synced.template(CHARTER_TASK) == "Round two {{charter}} {{post}}"
+
+
+def test_pull_environment_left_on_an_already_synced_version_is_not_a_change(synced, opik_client):
+    synced.configure(pull_environment="production")
+    _point_production_to(opik_client, synced, "v1")
+    synced.edit(CHARTER_TASK, "Edited locally {{charter}} {{post}}")
+    assert not synced.sync().failed  # pushes v2; production still points to v1
+
+    report = synced.sync()
+
+    assert not report.failed, report.to_json()
+    assert synced.template(CHARTER_TASK) == "Edited locally {{charter}} {{post}}"
+    assert report.breakdown()["composite"] == {"unchanged": 3}
+
+
+def test_keep_opik_resolves_a_persona_conflict_and_spreads_the_persona(synced, opik_client):
+    original = synced.template(PERSONA)
+    synced.edit(PERSONA, original + "\nLocal persona line.")
+    optimized = original + "\nOpik persona line."
+    optimize(opik_client, synced, system=optimized)
+    conflict = next(a for a in synced.sync().steps("pull") if a.outcome == "conflict")
+    assert f"--keep-opik {PERSONA}" in conflict.reason
+
+    report = synced.sync(keep={PERSONA: "opik"})
+
+    assert not report.failed, report.to_json()
+    assert synced.template(PERSONA) == optimized
+    for name in COMPOSITES:
+        assert latest_messages(opik_client, synced, name)[0]["content"] == optimized
+
+
+def test_an_opik_edit_saved_during_a_run_is_not_pushed_over(synced, opik_client):
+    from prompt_sync_pipeline.sync.report import SyncReport
+
+    synced.edit(PERSONA, synced.template(PERSONA) + "\nLocal persona line.")
+    engine, gateway = synced.engine()
+    report = SyncReport()
+    charter = engine.load_charter()
+    plan = engine.plan_pull(charter, engine.read_composites())
+    charter = engine.apply_pull(charter, plan, report)
+    # Someone saves a version between this run's pull and its push.
+    opik_client.create_chat_prompt(
+        name=COMPOSITE,
+        messages=[
+            {"role": "system", "content": "Saved mid-run {{community_name}} {{language}}"},
+            {"role": "user", "content": synced.template(CHARTER_TASK)},
+        ],
+        project_name=synced.config.opik.project_name,
+    )
+    engine.push_composites(charter, report, plan)
+    gateway.close()
+
+    failed = next(a for a in report.steps("composite") if a.subject == COMPOSITE)
+    assert not failed.ok and "during this run" in failed.reason
+    assert latest_messages(opik_client, synced, COMPOSITE)[0]["content"].startswith("Saved mid-run")

@@ -8,7 +8,7 @@ import pytest
 
 from prompt_sync_pipeline.sync.charter import CharterError, CharterLocked, charter_lock
 from prompt_sync_pipeline.sync.config import ConfigError
-from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, PERSONA
+from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, PERSONA, optimize
 
 
 def _raw_chat_version(opik_client, forseti, template: str, template_type: str = "mustache"):
@@ -241,3 +241,39 @@ def test_a_rejected_api_key_fails_clearly_and_is_never_printed(forseti, capsys, 
     assert result["individual_failed"] == 4 and result["composite_failed"] == 3
     assert all("401" in a["reason"] for a in result["actions"] if not a["ok"])
     assert "a-secret-but-wrong-key" not in printed
+
+
+def test_a_failing_base_record_is_reported_and_the_run_goes_on(synced, opik_client, opik_target):
+    optimize(opik_client, synced, user="Optimized {{charter}} {{post}}")
+    opik_target.inject(r"/prompts/versions$", "PATCH", status=500, times=None)
+
+    report = synced.sync()
+
+    assert report.failed
+    pull = next(a for a in report.steps("pull") if a.subject == COMPOSITE)
+    assert pull.outcome == "failed" and "could not record the base" in pull.reason
+    assert report.counters["pull_changed"] == 1
+    assert report.counters["individual_synced"] == 4
+    opik_target.clear_faults()
+    assert not synced.sync().failed  # the next run records it
+
+
+def test_a_failing_history_read_fails_that_composite_only(synced, opik_client, opik_target):
+    optimize(opik_client, synced, user="Optimized {{charter}} {{post}}")
+    opik_target.inject(r"/prompts/[^/]+/versions$", "GET", status=500, times=None)
+
+    report = synced.sync()
+
+    assert report.counters["pull_failed"] == 1
+    assert report.counters["individual_synced"] == 4
+    assert report.counters["composite_synced"] == 2
+    assert "500" in next(a for a in report.steps("pull") if not a.ok).reason
+
+
+def test_credentials_in_the_opik_url_are_never_reported(forseti, monkeypatch):
+    monkeypatch.setenv("OPIK_URL_OVERRIDE", "http://user:hunter2@127.0.0.1:9/api")
+
+    report = forseti.sync()
+
+    assert report.failed
+    assert "hunter2" not in json.dumps(report.to_json())

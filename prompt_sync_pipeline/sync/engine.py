@@ -172,6 +172,15 @@ class SyncEngine:
     def _classify(
         self, read: CompositeRead, charter: Charter, keep: Mapping[str, Side]
     ) -> list[PartChange] | tuple[str, str]:
+        """The composite's differing parts with a decision each, or (outcome, reason) of a failure."""
+        try:
+            return self._classify_parts(read, charter, keep)
+        except OpikError as exc:  # e.g. the history read that finds the base
+            return ("failed", str(exc))
+
+    def _classify_parts(
+        self, read: CompositeRead, charter: Charter, keep: Mapping[str, Side]
+    ) -> list[PartChange] | tuple[str, str]:
         spec = self.config.composites[read.name]
         if read.error:
             return ("failed", read.error)
@@ -198,11 +207,14 @@ class SyncEngine:
                 remote[role],
                 _label(remote_version),
             )
-            if prompt in keep:
-                change.decision = "keep_local" if keep[prompt] == "charter" else "adopt"
-                change.why = f"resolved by hand: keep the {keep[prompt]}'s text"
+            if keep.get(prompt) == "charter":
+                change.decision = "keep_local"
+                change.why = "resolved by hand: keep the charter's text"
             else:
                 self._decide(change, read)
+                # Keeping Opik's text settles a conflict; a part Opik never changed stays as is.
+                if keep.get(prompt) == "opik" and change.decision == "conflict":
+                    change.decision, change.why = "adopt", "resolved by hand: keep Opik's text"
             changes.append(change)
         for change in changes:
             if change.decision != "adopt":
@@ -233,9 +245,10 @@ class SyncEngine:
                 change.decision = "keep_local" if side == "charter" else "adopt"
                 change.why = f"first contact: configuration trusts the {side}"
             return
-        if read.pulled.id < base.version.id:
-            # The pull environment still points to a version older than the last sync.
-            change.decision, change.why = "keep_local", "Opik's pulled version predates the base"
+        if read.pulled.id < base.version.id and _is_recorded(read.pulled):
+            # The pull environment still points to a version synced before the base.
+            change.decision = "keep_local"
+            change.why = "the pull environment points to a version synced before the base"
         elif change.local == base.parts[change.role]:
             change.decision, change.why = "adopt", f"changed in Opik since {_label(base.version)}"
         elif change.remote == base.parts[change.role]:
@@ -288,8 +301,14 @@ class SyncEngine:
                 environment = self.config.opik.pull_environment
                 where = f"in Opik's {environment!r} environment" if environment else "in Opik"
                 action = Action("pull", name, "absent", reason=f"no version {where} yet")
-            elif read.latest and read.pulled.id == read.latest.id:
-                action = self._record_base_if_rebuilt(updated, read, "pull", write=write)
+            else:
+                try:
+                    action = self._record_base_if_rebuilt(
+                        updated, read, read.pulled, "pull", write=write
+                    )
+                except OpikError as exc:
+                    reason = f"could not record the base: {exc}"
+                    action = Action("pull", name, "failed", ok=False, reason=reason)
             if action is None:
                 ahead = any(
                     c.composite == name and c.decision == "keep_local" for c in plan.changes
@@ -440,35 +459,39 @@ class SyncEngine:
         messages, template_type, digest = self._rebuild(charter, name)
         # A version this run's pull read without failure has been merged into the charter.
         merged_id = read.pulled.id if pulled and pull_failure is None and read.pulled else None
+        if read.error:
+            return Action("composite", name, "failed", ok=False, reason=read.error)
+        current = read.latest
         try:
-            if read.error:
-                return Action("composite", name, "failed", ok=False, reason=read.error)
-            current = read.latest
             if current is not None:
                 if current.template_structure != "chat":
-                    return Action(
-                        "composite",
-                        name,
-                        "failed",
-                        ok=False,
-                        reason=f"{name!r} exists in Opik as a {current.template_structure} prompt",
-                    )
-                recorded = self._record_base_if_rebuilt(charter, read, "composite")
+                    reason = f"{name!r} exists in Opik as a {current.template_structure} prompt"
+                    return Action("composite", name, "failed", ok=False, reason=reason)
+                recorded = self._record_base_if_rebuilt(charter, read, current, "composite")
                 if recorded is not None:
                     return recorded
-                if current.id != merged_id and not self._may_replace(read, current):
-                    reason = f"changed in Opik since the last sync ({_label(current)}): pull first"
-                    if pull_failure and pull_failure[0] == "malformed":
-                        malformed = pull_failure[1]
-                        reason = (
-                            f"Opik's version can't be split into the charter's parts ({malformed}); "
-                            f"fix it in Opik, or replace it with `prompt-sync sync --keep-charter {name}`"
-                        )
-                    return Action("composite", name, "failed", ok=False, reason=reason)
-            before = current.template if current else ""
-            diff = unified_diff(_pretty(before), _pretty_messages(messages), name)
+            # The "current" version a push must not bury: the pull environment's, if configured.
+            guard = current
+            if self.config.opik.pull_environment and read.pulled is not None:
+                guard = read.pulled
+            if guard is not None and guard.id != merged_id and not self._may_replace(read, guard):
+                return Action(
+                    "composite",
+                    name,
+                    "failed",
+                    ok=False,
+                    reason=_not_pulled(name, guard, pull_failure),
+                )
+            diff = unified_diff(
+                _pretty(current.template if current else ""), _pretty_messages(messages), name
+            )
             if self.dry_run:
                 return Action("composite", name, "created", reason="dry run", diff=diff)
+            # Opik has no compare-and-set: check that nobody saved a version since this run read.
+            latest_now = self.gateway.get_version(name)
+            if _id(latest_now) != _id(current):
+                reason = "changed in Opik during this run: pull first"
+                return Action("composite", name, "failed", ok=False, reason=reason)
             created = self.gateway.create_version(
                 name,
                 template=_chat_template(messages),
@@ -486,39 +509,36 @@ class SyncEngine:
         self,
         charter: Charter,
         read: CompositeRead,
+        version: RemoteVersion,
         step: Literal["pull", "composite"],
         *,
         write: bool = True,
     ) -> Action | None:
-        """When Opik's latest version equals the rebuild, make it the base (a tag, never a version).
+        """When ``version`` equals the rebuild, make it the base (a tag, never a new version).
 
         Returns None when it differs. The read is updated with the tag, so a later step of the
         same run (or another engine sharing the read) doesn't tag it again.
         """
-        current = read.latest
         messages, template_type, digest = self._rebuild(charter, read.name)
-        if (
-            current is None
-            or _messages_or_none(current) != messages
-            or current.type != template_type
-        ):
+        if _messages_or_none(version) != messages or version.type != template_type:
             return None
-        if comp.is_recorded_base(current.metadata, current.tags, digest):
-            return Action(step, read.name, "unchanged", version=_label(current))
+        if comp.is_recorded_base(version.metadata, version.tags, digest):
+            return Action(step, read.name, "unchanged", version=_label(version))
         if write and not self.dry_run:
             tag = comp.base_tag(digest)
-            self.gateway.add_tag(current.id, tag)
-            tagged = replace(current, tags=[*current.tags, tag])
-            if read.pulled is not None and read.pulled.id == current.id:
+            self.gateway.add_tag(version.id, tag)
+            tagged = replace(version, tags=[*version.tags, tag])
+            if read.pulled is not None and read.pulled.id == version.id:
                 read.pulled = tagged
-            read.latest = tagged
+            if read.latest is not None and read.latest.id == version.id:
+                read.latest = tagged
         with self._bases_lock:
             self._bases.pop(read.name, None)
         return Action(
             step,
             read.name,
             "recorded_base",
-            version=_label(current),
+            version=_label(version),
             reason="Opik's version matches the charter: recorded as the new base",
         )
 
@@ -530,12 +550,17 @@ class SyncEngine:
         messages = parts.messages()
         return messages, template_type, comp.content_hash(messages, template_type)
 
-    def _may_replace(self, read: CompositeRead, current: RemoteVersion) -> bool:
+    def _may_replace(self, read: CompositeRead, version: RemoteVersion) -> bool:
         """Only a version both sides agreed on (the base) may be superseded by a push."""
         base = self.base_of(read)
         if base is None:
             return self.config.first_contact == "charter"
-        return base.version.id == current.id or _messages_or_none(current) == base.parts.messages()
+        if base.version.id == version.id:
+            return True
+        return (_messages_or_none(version), version.type) == (
+            base.parts.messages(),
+            base.version.type,
+        )
 
     # Bases -------------------------------------------------------------------------------------
 
@@ -555,13 +580,9 @@ class SyncEngine:
         candidates: Iterable[RemoteVersion] = self.gateway.history(latest.prompt_id)
         # The latest version is usually ours: then it is the base and no history read is needed.
         for version in _prepend(latest, candidates):
-            messages = _messages_or_none(version)
-            if messages is None:
-                continue
-            digest = comp.content_hash(messages, version.type or "mustache")
-            if comp.is_recorded_base(version.metadata, version.tags, digest):
+            if _is_recorded(version):
                 try:
-                    return Base(version, comp.decompose(messages, version.type))
+                    return Base(version, self._parts_of(version))
                 except MalformedComposite:
                     continue
         return None
@@ -592,6 +613,27 @@ def _prepend(first: RemoteVersion, rest: Iterable[RemoteVersion]) -> Iterable[Re
     for version in rest:
         if version.id != first.id:
             yield version
+
+
+def _id(version: RemoteVersion | None) -> str | None:
+    return version.id if version else None
+
+
+def _is_recorded(version: RemoteVersion) -> bool:
+    messages = _messages_or_none(version)
+    if messages is None:
+        return False
+    digest = comp.content_hash(messages, version.type or "mustache")
+    return comp.is_recorded_base(version.metadata, version.tags, digest)
+
+
+def _not_pulled(name: str, version: RemoteVersion, pull_failure: tuple[str, str] | None) -> str:
+    if pull_failure and pull_failure[0] == "malformed":
+        return (
+            f"Opik's version can't be split into the charter's parts ({pull_failure[1]}); fix it "
+            f"in Opik, or replace it with `prompt-sync sync --keep-charter {name}`"
+        )
+    return f"changed in Opik since the last sync ({_label(version)}): pull first"
 
 
 def _messages_or_none(version: RemoteVersion) -> list[dict[str, object]] | None:

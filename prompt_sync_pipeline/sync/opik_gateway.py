@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import random
+import re
+import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -205,13 +207,13 @@ class OpikGateway:
         metadata: dict[str, Any],
         change_description: str,
     ) -> RemoteVersion:
-        from opik import id_helpers
+        """A new version. It carries a commit chosen here (the id stays the server's, so
+        "latest" follows Opik's clock): a create retried after a lost answer then meets a 409
+        on that commit, and the version it already made is returned instead of a duplicate."""
         from opik.rest_api.types import PromptVersionDetail
 
-        version_id = id_helpers.generate_id()
-        commit = version_id[-8:]
+        commit = secrets.token_hex(4)
         request = PromptVersionDetail(
-            id=version_id,
             commit=commit,
             template=template,
             type=template_type,
@@ -228,22 +230,28 @@ class OpikGateway:
                 project_name=self.project_name,
             )
         except OpikError as exc:
-            # A 409 on our own fresh commit means an earlier attempt landed but its answer was lost.
             if exc.status_code != 409:
                 raise
-            try:
-                created = self._call(
-                    "read",
-                    self._rest.prompts.retrieve_prompt_version,
-                    name=name,
-                    commit=commit,
-                    project_name=self.project_name,
-                )
-            except OpikError:
-                raise exc from None
-            if created.id != version_id:
-                raise
+            existing = self.get_version_by_commit(name, commit)
+            if existing is None or (existing.template, existing.metadata) != (template, metadata):
+                raise  # a genuine clash with someone else's commit
+            return existing
         return RemoteVersion.from_rest(created)
+
+    def get_version_by_commit(self, name: str, commit: str) -> RemoteVersion | None:
+        try:
+            version = self._call(
+                "read",
+                self._rest.prompts.retrieve_prompt_version,
+                name=name,
+                commit=commit,
+                project_name=self.project_name,
+            )
+        except OpikError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return RemoteVersion.from_rest(version)
 
     def add_tag(self, version_id: str, tag: str) -> None:
         from opik.rest_api.types import PromptVersionUpdate
@@ -325,13 +333,18 @@ def _as_opik_error(exc: Exception, url: str) -> OpikError:
     if isinstance(exc, OpikError):
         return exc
     if isinstance(exc, httpx.TransportError):
-        return OpikError(f"Opik at {url} is unreachable: {_short(exc)}")
+        return OpikError(f"Opik at {_redact(url)} is unreachable: {_short(exc)}")
     status = _status(exc)
     if status is not None:
         return OpikError(
             f"Opik answered {status}: {_server_message(getattr(exc, 'body', None))}", status
         )
     return OpikError(f"Opik request failed: {_short(exc)}")
+
+
+def _redact(url: str) -> str:
+    """The URL without any user:password part, which must never reach a log or a report."""
+    return re.sub(r"//[^/@]*@", "//", url)
 
 
 def _server_message(body: Any) -> str:
@@ -349,4 +362,4 @@ def _short(exc: BaseException | None) -> str:
     status = _status(exc)
     if status is not None:
         return f"HTTP {status}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"{type(exc).__name__}: {_redact(str(exc))}" if str(exc) else type(exc).__name__
