@@ -166,7 +166,7 @@ class SyncEngine:
                 plan.failures[name] = result
             else:
                 plan.changes.extend(result)
-        self._agree_on_shared_parts(plan, keep)
+        self._agree_on_shared_parts(plan)
         return plan
 
     def _classify(
@@ -256,7 +256,8 @@ class SyncEngine:
         else:
             change.why = f"changed in both the charter and Opik since {_label(base.version)}"
 
-    def _agree_on_shared_parts(self, plan: PullPlan, keep: Mapping[str, Side]) -> None:
+    def _agree_on_shared_parts(self, plan: PullPlan) -> None:
+        """A shared prompt is adopted only when every composite that changed it agrees."""
         by_prompt: dict[str, list[PartChange]] = {}
         for change in plan.changes:
             by_prompt.setdefault(change.prompt, []).append(change)
@@ -288,33 +289,10 @@ class SyncEngine:
             write_charter(updated)
         for name, (outcome, reason) in sorted(plan.failures.items()):
             report.add(Action("pull", name, outcome, ok=False, reason=reason))
-        conflicted = plan.blocked_composites(self.config)
-        for name, read in sorted(plan.reads.items()):
-            if name in plan.failures:
-                continue
-            if name in conflicted:
-                help_text = self._conflict_help(name, plan)
-                report.add(Action("pull", name, "conflict", ok=False, reason=help_text))
-                continue
-            action = None
-            if read.pulled is None:
-                environment = self.config.opik.pull_environment
-                where = f"in Opik's {environment!r} environment" if environment else "in Opik"
-                action = Action("pull", name, "absent", reason=f"no version {where} yet")
-            else:
-                try:
-                    action = self._record_base_if_rebuilt(
-                        updated, read, read.pulled, "pull", write=write
-                    )
-                except OpikError as exc:
-                    reason = f"could not record the base: {exc}"
-                    action = Action("pull", name, "failed", ok=False, reason=reason)
-            if action is None:
-                ahead = any(
-                    c.composite == name and c.decision == "keep_local" for c in plan.changes
-                )
-                action = Action("pull", name, "kept_local" if ahead else "unchanged")
-            report.add(action)
+        reads = [r for name, r in sorted(plan.reads.items()) if name not in plan.failures]
+        report.add(
+            *self._map("finish pull", reads, lambda r: self._pull_outcome(r, updated, plan, write))
+        )
         for prompt, text in sorted(plan.adoptions.items()):
             sources = sorted(
                 c.composite for c in plan.changes if c.prompt == prompt and c.decision == "adopt"
@@ -336,6 +314,30 @@ class SyncEngine:
                     + (f"; the change spreads to {', '.join(spread)} in step 3" if spread else "")
                 )
         return updated
+
+    def _pull_outcome(
+        self, read: CompositeRead, updated: Charter, plan: PullPlan, write: bool
+    ) -> Action:
+        """How the pull ended for one composite; records the base when Opik now matches."""
+        name = read.name
+        if name in plan.blocked_composites(self.config):
+            return Action(
+                "pull", name, "conflict", ok=False, reason=self._conflict_help(name, plan)
+            )
+        if read.pulled is None:
+            environment = self.config.opik.pull_environment
+            where = f"in Opik's {environment!r} environment" if environment else "in Opik"
+            return Action("pull", name, "absent", reason=f"no version {where} yet")
+        try:
+            recorded = self._record_base_if_rebuilt(updated, read, read.pulled, "pull", write=write)
+        except OpikError as exc:
+            return Action(
+                "pull", name, "failed", ok=False, reason=f"could not record the base: {exc}"
+            )
+        if recorded is not None:
+            return recorded
+        ahead = any(c.composite == name and c.decision == "keep_local" for c in plan.changes)
+        return Action("pull", name, "kept_local" if ahead else "unchanged")
 
     def _conflict_help(self, composite: str, plan: PullPlan) -> str:
         lines = []
