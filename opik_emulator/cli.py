@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
 from opik_emulator.app import create_app
+from opik_emulator.faults import FaultRule
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -30,13 +32,31 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--latency-ms", type=float, default=0, help="delay added to every API request"
     )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault_rule,
+        metavar="JSON",
+        help='a scripted failure from the start, e.g. \'{"path": "/prompts/versions$", '
+        '"method": "POST", "status": 503, "times": 2}\' (repeatable; see FaultRule)',
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
     return parser.parse_args(argv)
+
+
+def _fault_rule(text: str) -> FaultRule:
+    try:
+        return FaultRule.from_dict(json.loads(text))
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(f"not a fault rule: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     app = create_app(args.db, api_key=args.api_key, latency_ms=args.latency_ms)
+    for rule in args.fault:
+        app.faults.add(rule)
     print(f"opik-emulator: http://{args.host}:{args.port}/api (db: {args.db})", flush=True)
     try:
         uvicorn.run(

@@ -89,6 +89,18 @@ def test_console_command_persists_across_restarts(tmp_path):
             client.end()
 
 
+@pytest.mark.slow
+def test_console_command_scripts_faults_from_the_start(tmp_path):
+    fault = '{"path": "/prompts/versions/retrieve$", "method": "POST", "status": 503, "times": 2}'
+    with emulator_process(tmp_path / "opik.sqlite", "--fault", fault) as url:
+        body = {"name": "missing", "project_name": "proj"}
+        statuses = [
+            httpx.post(f"{url}/v1/private/prompts/versions/retrieve", json=body).status_code
+            for _ in range(3)
+        ]
+    assert statuses == [503, 503, 404]
+
+
 def test_health_ping_at_the_api_base_and_the_root():
     with EmulatorServer(api_key="secret") as server:
         assert httpx.get(f"{server.url}/is-alive/ping").json() == {"healthy": True}
