@@ -136,14 +136,18 @@ class OpikGateway:
 
     # Reads ---------------------------------------------------------------------------------
 
-    def get_version(self, name: str, *, environment: str | None = None) -> RemoteVersion | None:
-        """The prompt's latest version (or the one an environment points to); None if absent."""
+    def get_version(
+        self, name: str, *, environment: str | None = None, commit: str | None = None
+    ) -> RemoteVersion | None:
+        """The prompt's latest version, or the one an environment points to, or the one with
+        that commit; None if there is none."""
         try:
             version = self._call(
                 "read",
                 self._rest.prompts.retrieve_prompt_version,
                 name=name,
                 environment=environment,
+                commit=commit,
                 project_name=self.project_name,
             )
         except OpikError as exc:
@@ -232,26 +236,11 @@ class OpikGateway:
         except OpikError as exc:
             if exc.status_code != 409:
                 raise
-            existing = self.get_version_by_commit(name, commit)
+            existing = self.get_version(name, commit=commit)
             if existing is None or (existing.template, existing.metadata) != (template, metadata):
                 raise  # a genuine clash with someone else's commit
             return existing
         return RemoteVersion.from_rest(created)
-
-    def get_version_by_commit(self, name: str, commit: str) -> RemoteVersion | None:
-        try:
-            version = self._call(
-                "read",
-                self._rest.prompts.retrieve_prompt_version,
-                name=name,
-                commit=commit,
-                project_name=self.project_name,
-            )
-        except OpikError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-        return RemoteVersion.from_rest(version)
 
     def add_tag(self, version_id: str, tag: str) -> None:
         from opik.rest_api.types import PromptVersionUpdate
