@@ -110,19 +110,13 @@ def _write_project(directory: Path, charter: dict, composites: dict) -> Path:
 
 def _bench_prompt_sync(url: str, config_path: Path, composites: dict, optimized: int) -> dict:
     from prompt_sync_pipeline.sync.config import load_config
-    from prompt_sync_pipeline.sync.engine import SyncEngine
-    from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
+    from prompt_sync_pipeline.sync.engine import run_sync
 
     workspace = "bench-prompt-sync"
     os.environ.update(OPIK_URL_OVERRIDE=url, OPIK_WORKSPACE=workspace)
 
     def sync() -> None:
-        config = load_config(config_path)
-        gateway = OpikGateway.from_environment(config.opik)
-        try:
-            report = SyncEngine(config, gateway).sync()
-        finally:
-            gateway.close()
+        report = run_sync(load_config(config_path))
         if report.failed:
             raise SystemExit(f"prompt-sync failed: {report.summary_line()}")
 

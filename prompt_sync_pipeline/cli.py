@@ -15,8 +15,7 @@ from typing import TextIO
 
 from .sync.charter import CharterError
 from .sync.config import ConfigError, load_config
-from .sync.engine import Side, SyncEngine
-from .sync.opik_gateway import OpikGateway
+from .sync.engine import Side, run_sync
 from .sync.report import SyncReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -83,19 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_performance(
                 config, prompt=args.prompt, metric=args.metric, as_json=args.json
             )
-        keep = _keep_choices(args)
-        gateway = OpikGateway.from_environment(config.opik)
-        try:
-            engine = SyncEngine(
-                config, gateway, dry_run=args.command == "plan", progress=_progress_printer()
-            )
-            report = engine.sync(
-                pull=args.command in ("pull", "sync", "plan"),
-                push=args.command in ("push", "sync", "plan"),
-                keep=keep,
-            )
-        finally:
-            gateway.close()
+        report = run_sync(
+            config,
+            pull=args.command in ("pull", "sync", "plan"),
+            push=args.command in ("push", "sync", "plan"),
+            dry_run=args.command == "plan",
+            keep=_keep_choices(args),
+            progress=_progress_printer(),
+        )
     except (ConfigError, CharterError, ValueError) as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -53,15 +53,10 @@ def seed(config_path: Path, opik_url: str) -> None:
     import opik
 
     from prompt_sync_pipeline.sync.config import load_config
-    from prompt_sync_pipeline.sync.engine import SyncEngine
-    from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
+    from prompt_sync_pipeline.sync.engine import run_sync
 
     config = load_config(config_path)
-    gateway = OpikGateway.from_environment(config.opik)
-    try:
-        report = SyncEngine(config, gateway).sync()
-    finally:
-        gateway.close()
+    report = run_sync(config)
     if report.failed:
         raise SystemExit(f"demo: seeding the emulator failed: {report.summary_line()}")
     charter = yaml.safe_load(config.charter.read_text(encoding="utf-8"))  # JSON is YAML

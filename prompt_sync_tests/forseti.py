@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from prompt_sync_pipeline.sync.config import SyncConfig, load_config
-from prompt_sync_pipeline.sync.engine import SyncEngine
+from prompt_sync_pipeline.sync.engine import SyncEngine, run_sync
 from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
 from prompt_sync_pipeline.sync.report import SyncReport
 
@@ -75,11 +75,7 @@ class Forseti:
     def sync(
         self, *, pull: bool = True, push: bool = True, dry_run: bool = False, **kw: Any
     ) -> SyncReport:
-        engine, gateway = self.engine(dry_run=dry_run)
-        try:
-            return engine.sync(pull=pull, push=push, **kw)
-        finally:
-            gateway.close()
+        return run_sync(self.config, pull=pull, push=push, dry_run=dry_run, **kw)
 
 
 def make_forseti(directory: Path, project_name: str) -> Forseti:

@@ -110,11 +110,8 @@ def lab(opik_client, opik_target) -> Lab:
 
 def performance(forseti: Forseti, **options: Any):
     config = forseti.config
-    gateway = OpikGateway.from_environment(config.opik)
-    try:
+    with OpikGateway.from_environment(config.opik) as gateway:
         return collect_performance(config, gateway, **options)
-    finally:
-        gateway.close()
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

@@ -39,14 +39,12 @@ def show_performance(
     metric: str | None = None,
     as_json: bool = False,
 ) -> int:
-    gateway = OpikGateway.from_environment(config.opik)
     try:
-        report = collect_performance(config, gateway, prompt=prompt, metric=metric)
+        with OpikGateway.from_environment(config.opik) as gateway:
+            report = collect_performance(config, gateway, prompt=prompt, metric=metric)
     except UnknownPrompt as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    finally:
-        gateway.close()
     if as_json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

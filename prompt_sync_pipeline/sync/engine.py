@@ -74,6 +74,21 @@ class PullPlan:
         return {c for p in self.conflicts for c in config.composites_using(p)}
 
 
+def run_sync(
+    config: SyncConfig,
+    *,
+    pull: bool = True,
+    push: bool = True,
+    dry_run: bool = False,
+    keep: Mapping[str, Side] | None = None,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """One sync run on its own Opik connection (from the SDK's environment variables)."""
+    with OpikGateway.from_environment(config.opik) as gateway:
+        engine = SyncEngine(config, gateway, dry_run=dry_run, progress=progress)
+        return engine.sync(pull=pull, push=push, keep=keep)
+
+
 class SyncEngine:
     """Runs the sync steps for one configuration against one Opik project."""
 

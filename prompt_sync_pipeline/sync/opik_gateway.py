@@ -134,6 +134,12 @@ class OpikGateway:
     def close(self) -> None:
         self._rest._client_wrapper.httpx_client.httpx_client.close()
 
+    def __enter__(self) -> OpikGateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # Reads ---------------------------------------------------------------------------------
 
     def get_version(
@@ -158,43 +164,28 @@ class OpikGateway:
 
     def history(self, prompt_id: str) -> Iterator[RemoteVersion]:
         """Every version of a prompt, newest first, one page at a time (stop early to save reads)."""
-        page = 1
-        while True:
-            result = self._call(
-                "read",
-                self._rest.prompts.get_prompt_versions,
-                prompt_id,
-                page=page,
-                size=_PAGE_SIZE,
-            )
-            content = result.content or []
-            for version in content:
-                yield RemoteVersion.from_rest(version, prompt_id)
-            if len(content) < _PAGE_SIZE:
-                return
-            page += 1
+        for version in self._pages(self._rest.prompts.get_prompt_versions, prompt_id):
+            yield RemoteVersion.from_rest(version, prompt_id)
 
     def experiments(self, prompt_id: str) -> Iterator[Any]:
-        """Every experiment linked to any version of the prompt, newest first, 100 per page.
+        """Every experiment linked to any version of the prompt, newest first, 100 per page."""
+        return self._pages(self._rest.experiments.find_experiments, prompt_id=prompt_id)
 
-        An experiment created while we page shifts the rest down by one, so the same one can
-        show up on two pages: each is yielded once.
+    def _pages(self, method: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """The rows of a paged listing, read one page at a time.
+
+        A row created while we page shifts the rest down by one, so the same row can show up on
+        two pages: each is yielded once.
         """
         seen: set[str | None] = set()
         page = 1
         while True:
-            result = self._call(
-                "read",
-                self._rest.experiments.find_experiments,
-                prompt_id=prompt_id,
-                page=page,
-                size=_PAGE_SIZE,
-            )
+            result = self._call("read", method, *args, page=page, size=_PAGE_SIZE, **kwargs)
             content = result.content or []
-            for experiment in content:
-                if experiment.id not in seen:
-                    seen.add(experiment.id)
-                    yield experiment
+            for row in content:
+                if row.id not in seen:
+                    seen.add(row.id)
+                    yield row
             if len(content) < _PAGE_SIZE:
                 return
             page += 1
