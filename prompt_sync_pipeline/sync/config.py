@@ -10,6 +10,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
+# forseti_charter.json -> forseti_charter.sync-state.json, in the same directory.
+STATE_SUFFIX = ".sync-state.json"
 
 
 class ConfigError(Exception):
@@ -68,6 +70,11 @@ class SyncConfig(_Strict):
                     f"composite {name!r} uses {spec.system_prompt!r} for both messages"
                 )
         return self
+
+    @property
+    def state_path(self) -> Path:
+        """The sync state file beside the charter (committed to git with it)."""
+        return self.charter.with_name(self.charter.stem + STATE_SUFFIX)
 
     def individual_names(self) -> set[str]:
         return {part for spec in self.composites.values() for part in spec.parts().values()}

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 TemplateStructure = Literal["text", "chat"]
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _PAGE_SIZE = 100
+# The SDK lists prompts 1,000 at a time; the backend accepts it.
+_PROMPT_PAGE_SIZE = 1000
 
 
 class OpikError(Exception):
@@ -71,6 +73,27 @@ class RemoteVersion:
             tags=list(version.tags or []),
             created_by=version.created_by,
             created_at=version.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class RemotePrompt:
+    """One prompt as the project's prompt listing shows it (no version content)."""
+
+    id: str
+    name: str
+    template_structure: str
+    version_count: int
+    last_updated_at: datetime | None = None
+
+    @classmethod
+    def from_rest(cls, prompt: Any) -> RemotePrompt:
+        return cls(
+            id=prompt.id,
+            name=prompt.name,
+            template_structure=prompt.template_structure or "text",
+            version_count=prompt.version_count or 0,
+            last_updated_at=prompt.last_updated_at,
         )
 
 
@@ -162,6 +185,37 @@ class OpikGateway:
             raise
         return RemoteVersion.from_rest(version)
 
+    def list_prompts(self) -> dict[str, RemotePrompt]:
+        """Every prompt of the project by name, 1,000 per request: the cheap change detection.
+
+        An environment move does not change a prompt's ``version_count`` or ``last_updated_at``.
+        A project that does not exist yet holds no prompts.
+        """
+        try:
+            project = self._call(
+                "read", self._rest.projects.retrieve_project, name=self.project_name
+            )
+        except OpikError as exc:
+            if exc.status_code == 404:
+                return {}
+            raise
+        prompts: dict[str, RemotePrompt] = {}
+        page = 1
+        while True:
+            result = self._call(
+                "read",
+                self._rest.prompts.get_prompts,
+                page=page,
+                size=_PROMPT_PAGE_SIZE,
+                project_id=project.id,
+            )
+            content = result.content or []
+            for row in content:
+                prompts[row.name] = RemotePrompt.from_rest(row)
+            if len(content) < _PROMPT_PAGE_SIZE:
+                return prompts
+            page += 1
+
     def history(self, prompt_id: str) -> Iterator[RemoteVersion]:
         """Every version of a prompt, newest first, one page at a time (stop early to save reads)."""
         for version in self._pages(self._rest.prompts.get_prompt_versions, prompt_id):
@@ -232,6 +286,13 @@ class OpikGateway:
                 raise  # a genuine clash with someone else's commit
             return existing
         return RemoteVersion.from_rest(created)
+
+    def restore_version(self, prompt_id: str, version_id: str) -> RemoteVersion:
+        """Opik's restore: a new latest version with an old version's content (and metadata)."""
+        restored = self._call(
+            "write", self._rest.prompts.restore_prompt_version, prompt_id, version_id
+        )
+        return RemoteVersion.from_rest(restored, prompt_id)
 
     def add_tag(self, version_id: str, tag: str) -> None:
         from opik.rest_api.types import PromptVersionUpdate
