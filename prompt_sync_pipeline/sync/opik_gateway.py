@@ -114,9 +114,10 @@ class RequestStats:
 class OpikGateway:
     """Prompt reads and writes in one Opik project, with bounded retries."""
 
-    def __init__(self, rest: OpikApi, settings: OpikSettings) -> None:
+    def __init__(self, rest: OpikApi, settings: OpikSettings, workspace: str = "default") -> None:
         self._rest = rest
         self.settings = settings
+        self.workspace = workspace
         self.project_name = settings.project_name
         self.stats = RequestStats()
 
@@ -148,7 +149,7 @@ class OpikGateway:
             compress_json_requests=sdk.enable_json_request_compression,
         )
         client.timeout = httpx.Timeout(settings.timeout_seconds)
-        return cls(OpikApi(base_url=sdk.url_override, httpx_client=client), settings)
+        return cls(OpikApi(base_url=sdk.url_override, httpx_client=client), settings, sdk.workspace)
 
     @property
     def url(self) -> str:

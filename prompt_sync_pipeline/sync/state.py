@@ -1,0 +1,147 @@
+"""The sync state: what this copy of the charter last agreed with Opik, in a file beside it.
+
+The base of the three-way sync belongs to the charter's copy, as a remote-tracking ref belongs to
+a git clone: a redeploy or a clone that never received a pull still knows Opik moved since *its*
+last agreement. The file is committed to git with the charter. It is written for merges: sorted
+keys, one entry per prompt, no timestamps, so two branches that synced different prompts merge
+cleanly, and a no-op run leaves it byte for byte as it was.
+
+It also remembers each prompt's ``version_count`` and id as the project's prompt listing showed
+them, so one listing tells a run which prompts changed in Opik and need a read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .atomic import atomic_write_text
+from .opik_gateway import RemotePrompt
+
+STATE_FORMAT = 1
+REBUILD_HINT = (
+    "run `prompt-sync sync --rebuild-state` to rebuild it from Opik's provenance records "
+    "(or restore the file from git)"
+)
+_CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
+
+
+class StateError(Exception):
+    """The state file can't be used as it is; the message says how to recover. Nothing changed."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeenPrompt(_Record):
+    """A prompt as the listing showed it: a different id or count means Opik has new versions."""
+
+    prompt_id: str
+    version_count: int = Field(ge=0)
+
+
+class PartBase(_Record):
+    """One message of a composite as both sides agreed: which charter prompt, and its hash."""
+
+    prompt: str
+    sha256: str
+
+
+class CompositeBase(SeenPrompt):
+    """The last version of a composite this charter copy and Opik agreed on."""
+
+    version_id: str
+    version_number: str | None = None
+    commit: str
+    template_type: str
+    parts: dict[Literal["system", "user"], PartBase]
+
+
+class IndividualSeen(SeenPrompt):
+    """The last version of an individual text prompt the tool saw or pushed."""
+
+    version_id: str
+    version_number: str | None = None
+    commit: str
+    sha256: str
+
+
+class SyncState(_Record):
+    """The whole file."""
+
+    format: Literal[1] = STATE_FORMAT
+    workspace: str
+    project: str
+    composites: dict[str, CompositeBase] = {}
+    individuals: dict[str, IndividualSeen] = {}
+
+    def seen(self, name: str) -> SeenPrompt | None:
+        return self.composites.get(name) or self.individuals.get(name)
+
+    def changed_in_opik(self, listing: Mapping[str, RemotePrompt], names: list[str]) -> list[str]:
+        """The names whose listing entry differs from what this copy last saw (or that it never
+        saw): only these need a read."""
+        changed = []
+        for name in names:
+            listed, seen = listing.get(name), self.seen(name)
+            if listed is None and seen is None:
+                continue  # in neither: nothing in Opik to read
+            if (
+                listed is None
+                or seen is None
+                or (listed.id, listed.version_count) != (seen.prompt_id, seen.version_count)
+            ):
+                changed.append(name)
+        return changed
+
+    def render(self) -> str:
+        document = self.model_dump(mode="json", exclude_none=True)
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def load_state(path: Path, *, workspace: str, project: str) -> SyncState | None:
+    """The state beside the charter; None when there is none yet (first contact)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateError(f"{path}: cannot read the sync state ({exc}); {REBUILD_HINT}") from None
+    if _CONFLICT_MARKER.search(text):
+        raise StateError(
+            f"{path}: the sync state has git conflict markers (an unfinished merge); "
+            f"resolve them or {REBUILD_HINT}"
+        )
+    try:
+        state = SyncState.model_validate_json(text)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        raise StateError(
+            f"{path}: not a valid sync state ({where}: {problem['msg']}); {REBUILD_HINT}"
+        ) from None
+    if (state.workspace, state.project) != (workspace, project):
+        raise StateError(
+            f"{path}: the sync state belongs to Opik workspace {state.workspace!r}, project "
+            f"{state.project!r}, but this run syncs workspace {workspace!r}, project {project!r}; "
+            f"point the configuration at the right project, or {REBUILD_HINT}"
+        )
+    return state
+
+
+def write_state(path: Path, state: SyncState) -> bool:
+    """Write the state if its content changed; True when the file was written."""
+    text = state.render()
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write_text(path, text)
+    return True

@@ -1,0 +1,94 @@
+"""The sync state file on its own: format, recovery messages, change detection from a listing."""
+
+import pytest
+
+from prompt_sync_pipeline.sync.opik_gateway import RemotePrompt
+from prompt_sync_pipeline.sync.state import (
+    CompositeBase,
+    IndividualSeen,
+    PartBase,
+    StateError,
+    SyncState,
+    load_state,
+    write_state,
+)
+
+
+def _state() -> SyncState:
+    return SyncState(
+        workspace="ws",
+        project="forseti",
+        composites={
+            "forseti-persona-charter": CompositeBase(
+                prompt_id="p1",
+                version_count=2,
+                version_id="v-2",
+                version_number="v2",
+                commit="abcd1234",
+                template_type="mustache",
+                parts={
+                    "system": PartBase(prompt="forseti.persona", sha256="s" * 64),
+                    "user": PartBase(prompt="forseti.charter_validation", sha256="u" * 64),
+                },
+            )
+        },
+        individuals={
+            "forseti.persona": IndividualSeen(
+                prompt_id="p2",
+                version_count=1,
+                version_id="v-1",
+                version_number="v1",
+                commit="0000aaaa",
+                sha256="s" * 64,
+            )
+        },
+    )
+
+
+def test_round_trip_is_stable_and_a_no_op_write_leaves_the_file(tmp_path):
+    path = tmp_path / "charter.sync-state.json"
+    assert load_state(path, workspace="ws", project="forseti") is None
+    assert write_state(path, _state()) is True
+    text = path.read_text()
+    assert text.endswith("\n") and text.index('"composites"') < text.index('"individuals"')
+    assert load_state(path, workspace="ws", project="forseti") == _state()
+    mtime = path.stat().st_mtime_ns
+    assert write_state(path, _state()) is False
+    assert path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "not a valid sync state"),
+        ('{\n<<<<<<< HEAD\n"a": 1\n=======\n"a": 2\n>>>>>>> other\n}\n', "git conflict markers"),
+        ('{"workspace": "ws", "project": "forseti", "format": 7}', "format"),
+    ],
+)
+def test_unusable_files_say_how_to_recover(tmp_path, content, expected):
+    path = tmp_path / "charter.sync-state.json"
+    path.write_text(content)
+    with pytest.raises(StateError, match=expected) as raised:
+        load_state(path, workspace="ws", project="forseti")
+    assert "--rebuild-state" in str(raised.value)
+
+
+def test_a_state_of_another_project_is_refused(tmp_path):
+    path = tmp_path / "charter.sync-state.json"
+    write_state(path, _state())
+    with pytest.raises(StateError, match=r"project 'forseti'.*project 'other'"):
+        load_state(path, workspace="ws", project="other")
+
+
+def test_the_listing_names_only_prompts_with_unseen_versions():
+    state = _state()
+    listing = {
+        "forseti-persona-charter": RemotePrompt("p1", "forseti-persona-charter", "chat", 3),
+        "forseti.persona": RemotePrompt("p2", "forseti.persona", "text", 1),
+        "forseti.new": RemotePrompt("p3", "forseti.new", "text", 1),
+    }
+    names = ["forseti-persona-charter", "forseti.persona", "forseti.new", "forseti.absent"]
+    assert state.changed_in_opik(listing, names) == ["forseti-persona-charter", "forseti.new"]
+    # A prompt deleted and re-created in Opik has a new id: read it again.
+    listing["forseti.persona"] = RemotePrompt("p9", "forseti.persona", "text", 1)
+    assert "forseti.persona" in state.changed_in_opik(listing, names)
