@@ -393,3 +393,25 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(forseti, opik_target)
 
     assert code == 141  # 128 + SIGPIPE, as for `yes | head`
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+# -- 5. the demo's emulator address -----------------------------------------------------------
+
+
+def test_the_demo_keeps_its_port_or_says_which_one_it_took(tmp_path, capsys):
+    from prompt_sync_pipeline.demo import start_emulator
+
+    port = _free_port()
+    first = start_emulator(tmp_path / "opik.sqlite", port)
+    try:
+        assert first.port == port
+        assert capsys.readouterr().out == ""
+        second = start_emulator(tmp_path / "other.sqlite", port)  # the port is taken now
+        try:
+            out = capsys.readouterr().out
+            assert second.port != port
+            assert f"Port {port} is taken" in out and f"uses port {second.port}." in out
+        finally:
+            second.stop()
+    finally:
+        first.stop()
