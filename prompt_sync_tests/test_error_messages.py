@@ -268,6 +268,24 @@ def test_dagster_fails_the_run_once_when_opik_is_unreachable(forseti, opik_targe
     assert "is unreachable" in description and "OPIK_URL_OVERRIDE" in description
 
 
+def test_dagster_describes_an_error_on_every_prompt_once_per_step(synced, opik_target, monkeypatch):
+    import dagster as dg
+
+    monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(synced.config_path))
+    opik_target.inject(r"/prompts/versions/retrieve$", "POST", status=500, times=None)
+
+    with dg.instance_for_test() as instance:
+        result = run_job(instance)
+
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    description = failure.step_failure_data.user_failure_data.description
+    # Three steps' failures and the composites check: four lines, not eleven.
+    assert description.startswith("4 problem(s) in this sync run:")
+    assert "- individual: 4 prompts failed (" in description
+    assert description.count("Opik answered 500") == 3
+
+
 # -- 3. bad input: exit 2, one line, no traceback ----------------------------------------------
 
 

@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -181,12 +181,18 @@ class OpikGateway:
         """One cheap request before the work: does the URL answer as Opik, with these credentials?
 
         Opik's own access check (``POST /v1/private/auth``, the SDK's ``auth_check``): 204 with
-        no body. Transient failures get the configured retries, so this takes at most
-        ``attempts`` x ``timeout_seconds`` plus the backoff waits. Raises ``OpikUnavailable``.
+        no body. Refusals and 5xx get the configured retries; a timeout does not (a server that
+        doesn't answer in time won't do better for the run), so this takes at most
+        ``timeout_seconds`` plus the backoff waits. Raises ``OpikUnavailable``.
         """
         url = _redact(self.url)
         try:
-            response = self._call("read", self._rest.check.with_raw_response.access, request={})
+            response = self._call(
+                "read",
+                self._rest.check.with_raw_response.access,
+                request={},
+                retry_if=_is_transient_but_no_timeout,
+            )
         except OpikError as exc:
             raise OpikUnavailable(
                 _unavailable_reason(exc, url, self.settings, workspace), exc.status_code
@@ -341,11 +347,18 @@ class OpikGateway:
 
     # Transport -----------------------------------------------------------------------------
 
-    def _call(self, kind: Literal["read", "write"], method: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        kind: Literal["read", "write"],
+        method: Any,
+        *args: Any,
+        retry_if: Callable[[BaseException], bool] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.settings.retries.attempts),
             wait=_Backoff(self.settings.retries),
-            retry=tenacity.retry_if_exception(_is_transient),
+            retry=tenacity.retry_if_exception(retry_if or _is_transient),
             before_sleep=self._count_retry,
             reraise=True,
         )
@@ -405,6 +418,12 @@ def _is_transient(exc: BaseException) -> bool:
     return _status(exc) in _RETRYABLE_STATUS
 
 
+def _is_transient_but_no_timeout(exc: BaseException) -> bool:
+    import httpx
+
+    return _is_transient(exc) and not isinstance(exc, httpx.TimeoutException)
+
+
 def _retry_after(exc: BaseException | None) -> float | None:
     if _status(exc) != 429:
         return None
@@ -442,7 +461,7 @@ def _unavailable_reason(
     original = exc.original
     if isinstance(original, httpx.TimeoutException):
         return (
-            f"Opik at {url} did not answer within {settings.timeout_seconds:g}s{tries}. Check "
+            f"Opik at {url} did not answer within {settings.timeout_seconds:g}s. Check "
             f"that OPIK_URL_OVERRIDE points at a running Opik, or raise opik.timeout_seconds "
             f"in the configuration. (Variables: {_OPIK_VARIABLES}.)"
         )
