@@ -154,7 +154,7 @@ def print_report(report: SyncReport, out: TextIO, *, show_diffs: bool) -> None:
             version = f" {action.version}" if action.version else ""
             subject = action.subject
             if group is not None:
-                subject = f"{len(group.subjects)} prompts: {', '.join(group.subjects)}"
+                subject = f"{group.count}: {', '.join(group.subjects)}"
             print(f" {mark} {action.outcome:<13} {subject}{version}", file=out)
             if action.reason and (not action.ok or step == "pull"):
                 for line in action.reason.splitlines():

@@ -220,7 +220,8 @@ def test_refused_credentials_name_the_variables_once(forseti, opik_target, capsy
 
     code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
 
-    _assert_one_message(code, out, err, "refused the credentials", str(status))
+    workspace = f"for workspace {opik_target.workspace!r}"
+    _assert_one_message(code, out, err, "refused the credentials", workspace, str(status))
     assert [r.path for r in opik_target.requests()] == ["/api/v1/private/auth"]
 
 
@@ -235,6 +236,7 @@ def test_an_error_on_every_prompt_is_printed_once_per_step_with_the_count(
     assert code == 1
     assert out.count("Opik answered 500") == 3  # pull, individuals, composites: once each
     assert " ! failed        4 prompts: " + ", ".join(synced.charter()) in out
+    assert " ! failed        3 composites: " + ", ".join(COMPOSITES) in out
     assert "composite_failed=3" in out
 
 

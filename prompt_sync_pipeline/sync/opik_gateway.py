@@ -126,9 +126,12 @@ class RequestStats:
 class OpikGateway:
     """Prompt reads and writes in one Opik project, with bounded retries."""
 
-    def __init__(self, rest: OpikApi, settings: OpikSettings) -> None:
+    def __init__(
+        self, rest: OpikApi, settings: OpikSettings, *, workspace: str | None = None
+    ) -> None:
         self._rest = rest
         self.settings = settings
+        self.workspace = workspace  # for messages only (the client sends it)
         self.project_name = settings.project_name
         self.stats = RequestStats()
         self._quiet_until = 0.0  # a wait already logged covers retries that start before then
@@ -162,7 +165,8 @@ class OpikGateway:
             compress_json_requests=sdk.enable_json_request_compression,
         )
         client.timeout = httpx.Timeout(settings.timeout_seconds)
-        return cls(OpikApi(base_url=sdk.url_override, httpx_client=client), settings)
+        rest = OpikApi(base_url=sdk.url_override, httpx_client=client)
+        return cls(rest, settings, workspace=sdk.workspace)
 
     @property
     def url(self) -> str:
@@ -177,7 +181,7 @@ class OpikGateway:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def check_access(self, workspace: str | None = None) -> None:
+    def check_access(self) -> None:
         """One cheap request before the work: does the URL answer as Opik, with these credentials?
 
         Opik's own access check (``POST /v1/private/auth``, the SDK's ``auth_check``): 204 with
@@ -195,7 +199,7 @@ class OpikGateway:
             )
         except OpikError as exc:
             raise OpikUnavailable(
-                _unavailable_reason(exc, url, self.settings, workspace), exc.status_code
+                _unavailable_reason(exc, url, self.settings, self.workspace), exc.status_code
             ) from None
         body = response._response.content.strip()
         if body and not _is_json(body):

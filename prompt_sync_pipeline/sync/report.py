@@ -106,6 +106,12 @@ class FailureGroup:
     reason: str
     subjects: list[str]
 
+    @property
+    def count(self) -> str:
+        """E.g. "4 prompts" or "3 composites" (the pull and composite steps act on composites)."""
+        noun = "prompts" if self.step == "individual" else "composites"
+        return f"{len(self.subjects)} {noun}"
+
     def line(self) -> str:
         """One line for a run's failure summary, with the reason's first line."""
         reason = self.reason.splitlines()[0] if self.reason else ""
@@ -113,7 +119,7 @@ class FailureGroup:
             head = f"{self.step} `{self.subjects[0]}`: {self.outcome}"
         else:
             names = ", ".join(f"`{s}`" for s in self.subjects)
-            head = f"{self.step}: {len(self.subjects)} prompts {self.outcome} ({names})"
+            head = f"{self.step}: {self.count} {self.outcome} ({names})"
         return head + (f" ({reason})" if reason else "")
 
 
