@@ -201,9 +201,10 @@ class OpikGateway:
             raise OpikUnavailable(
                 _unavailable_reason(exc, url, self.settings, self.workspace), exc.status_code
             ) from None
-        body = response._response.content.strip()
+        # The SDK ignores this answer's body; an HTML page served with 200 must not pass.
+        raw = response._response  # the SDK's wrapper has no public accessor for the body
+        body = raw.content.strip()
         if body and not _is_json(body):
-            raw = response._response
             kind = "an HTML page" if body.startswith(b"<") else "a body that is not JSON"
             raise OpikUnavailable(_not_opik(url, raw.status_code, kind))
 
