@@ -931,8 +931,8 @@ class Store:
         if len(names) > 100:
             raise unprocessable("environments size must be between 0 and 100")
         names = list(dict.fromkeys(_check_environment_name(n, "environments") for n in names))
+        self._seed_environments(ws)
         with self.db.write() as c:
-            self._seed_environments(c, ws)
             version = self.version_row(c, ws, version_id)
             if version is None:
                 raise not_found("Prompt version not found")
@@ -951,29 +951,34 @@ class Store:
 
     # -- environments ----------------------------------------------------------------------
 
-    def _seed_environments(self, c: sqlite3.Connection, ws: str) -> None:
-        """Give a workspace Opik's default environments, once (deleting one is permanent)."""
+    def _seed_environments(self, ws: str) -> None:
+        """Give a workspace Opik's default environments, once (deleting one is permanent).
+
+        In a transaction of its own: a request that fails after seeding (e.g. a 409 on
+        creating "production") must not roll the defaults back while they count as seeded.
+        """
         if ws in self._seeded:
             return
-        row = c.execute(
-            "SELECT environments_seeded FROM workspaces WHERE name = ?", (ws,)
-        ).fetchone()
-        if row is None or not row[0]:
-            now = now_iso()
-            c.executemany(
-                "INSERT OR IGNORE INTO environments (id, workspace, name, color, position,"
-                " created_at, created_by, last_updated_at, last_updated_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (uuid7(), ws, name, color, position, now, USER, now, USER)
-                    for position, (name, color) in enumerate(DEFAULT_ENVIRONMENTS)
-                ],
-            )
-            c.execute(
-                "INSERT INTO workspaces (name, environments_seeded) VALUES (?, 1)"
-                " ON CONFLICT (name) DO UPDATE SET environments_seeded = 1",
-                (ws,),
-            )
+        with self.db.write() as c:
+            row = c.execute(
+                "SELECT environments_seeded FROM workspaces WHERE name = ?", (ws,)
+            ).fetchone()
+            if row is None or not row[0]:
+                now = now_iso()
+                c.executemany(
+                    "INSERT OR IGNORE INTO environments (id, workspace, name, color, position,"
+                    " created_at, created_by, last_updated_at, last_updated_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (uuid7(), ws, name, color, position, now, USER, now, USER)
+                        for position, (name, color) in enumerate(DEFAULT_ENVIRONMENTS)
+                    ],
+                )
+                c.execute(
+                    "INSERT INTO workspaces (name, environments_seeded) VALUES (?, 1)"
+                    " ON CONFLICT (name) DO UPDATE SET environments_seeded = 1",
+                    (ws,),
+                )
         self._seeded.add(ws)
 
     def _environment_named(self, c: sqlite3.Connection, ws: str, name: str) -> sqlite3.Row | None:
@@ -1006,8 +1011,8 @@ class Store:
         env_id = body.get("id")
         if env_id is not None and not is_uuid7(env_id):
             raise bad_request("environment id must be a version 7 UUID")
+        self._seed_environments(ws)
         with self.db.write() as c:
-            self._seed_environments(c, ws)
             if self._environment_named(c, ws, name) is not None or (
                 env_id
                 and c.execute("SELECT 1 FROM environments WHERE id = ?", (env_id,)).fetchone()
@@ -1030,8 +1035,8 @@ class Store:
         return env_id
 
     def list_environments(self, ws: str) -> dict[str, Any]:
+        self._seed_environments(ws)
         with self.db.write() as c:
-            self._seed_environments(c, ws)
             rows = c.execute(
                 "SELECT * FROM environments WHERE workspace = ? ORDER BY position, name", (ws,)
             ).fetchall()
@@ -1039,8 +1044,8 @@ class Store:
         return {"page": 1, "size": len(envs), "total": len(envs), "content": envs}
 
     def get_environment(self, ws: str, env_id: str) -> dict[str, Any]:
+        self._seed_environments(ws)
         with self.db.write() as c:
-            self._seed_environments(c, ws)
             row = c.execute(
                 "SELECT * FROM environments WHERE workspace = ? AND id = ?", (ws, env_id)
             ).fetchone()
@@ -1053,8 +1058,8 @@ class Store:
         name = body.get("name")
         if name is not None:
             _check_environment_name(name)
+        self._seed_environments(ws)
         with self.db.write() as c:
-            self._seed_environments(c, ws)
             row = c.execute(
                 "SELECT * FROM environments WHERE workspace = ? AND id = ?", (ws, env_id)
             ).fetchone()
@@ -1074,8 +1079,8 @@ class Store:
     def delete_environments(self, ws: str, ids: Any) -> None:
         """Batch delete; also clears the environments from every version that held them."""
         ids = _check_uuid_list(ids)
+        self._seed_environments(ws)
         with self.db.write() as c:
-            self._seed_environments(c, ws)
             c.executemany(
                 "DELETE FROM environments WHERE workspace = ? AND id = ?", [(ws, i) for i in ids]
             )

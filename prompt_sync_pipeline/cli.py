@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .cli_manners import StrictArgumentParser, quiet_on_broken_pipe
 from .sync.charter import CharterError
-from .sync.config import ConfigError, load_config
+from .sync.config import ConfigError, SyncConfig, load_config
 from .sync.engine import Side, run_sync
-from .sync.report import SyncReport
+from .sync.opik_gateway import OpikUnavailable
+from .sync.report import SyncReport, group_failures
+from .sync.resolutions import parse_keep
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -28,12 +32,20 @@ COMMANDS = {
     "run-now": "launch prompt_sync_job in the local Dagster instance, like a scheduled run",
     "performance": "experiment scores per prompt version",
 }
+SEED_FLAGS = {"--all", "--pull-all", "--performance"}
+SEED_HELP = """The seed task's spellings still work (also as `python -m prompt_sync_pipeline`):
+  --all                 push
+  --pull-all            pull
+  --pull-all --all      sync
+  --performance         performance"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = StrictArgumentParser(
         prog="prompt-sync",
         description="Keep the prompt charter in git and Opik's prompt library in step.",
+        epilog=SEED_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", help="configuration YAML (default: $PROMPT_SYNC_CONFIG)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
@@ -58,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "--keep-opik",
                 action="append",
                 default=[],
-                metavar="PROMPT",
-                help="resolve a conflict on PROMPT with Opik's text (written into the charter)",
+                metavar="NAME",
+                help="resolve a conflict on prompt NAME with Opik's text (written into the "
+                "charter); PROMPT=COMPOSITE: that composite's version of a shared prompt wins; "
+                "COMPOSITE: that composite's version wins for all its parts",
             )
         if name == "performance":
             command.add_argument("--prompt", help="only this prompt (composite or individual)")
@@ -67,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@quiet_on_broken_pipe
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if SEED_FLAGS & set(argv) and not set(COMMANDS) & set(argv):
+        return seed_main(argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
@@ -87,12 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             pull=args.command in ("pull", "sync", "plan"),
             push=args.command in ("push", "sync", "plan"),
             dry_run=args.command == "plan",
-            keep=_keep_choices(args),
+            keep=_keep_choices(args, config),
             progress=_progress_printer(),
+            command_prefix=_command_prefix(args),
         )
     except (ConfigError, CharterError, ValueError) as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OpikUnavailable as exc:
+        print(f"prompt-sync: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -100,13 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
-def _keep_choices(args: argparse.Namespace) -> dict[str, Side]:
-    keep: dict[str, Side] = {p: "charter" for p in getattr(args, "keep_charter", [])}
-    for prompt in getattr(args, "keep_opik", []):
-        if prompt in keep:
-            raise ValueError(f"{prompt!r} given to both --keep-charter and --keep-opik")
-        keep[prompt] = "opik"
-    return keep
+def _keep_choices(args: argparse.Namespace, config: SyncConfig) -> dict[str, Side]:
+    return parse_keep(
+        config, charter=getattr(args, "keep_charter", []), opik=getattr(args, "keep_opik", [])
+    )
+
+
+def _command_prefix(args: argparse.Namespace) -> str:
+    """How the user ran the tool, for the fix commands the report suggests."""
+    return f"prompt-sync --config {shlex.quote(args.config)}" if args.config else "prompt-sync"
 
 
 def print_report(report: SyncReport, out: TextIO, *, show_diffs: bool) -> None:
@@ -116,10 +140,22 @@ def print_report(report: SyncReport, out: TextIO, *, show_diffs: bool) -> None:
         if not actions:
             continue
         print(f"{title}{' (dry run)' if report.dry_run else ''}:", file=out)
+        # The same failure on many prompts (e.g. Opik went away) is printed once, with the count.
+        shared = {(g.outcome, g.reason): g for g in group_failures(actions) if len(g.subjects) > 1}
+        printed: set[tuple[str, str]] = set()
         for action in actions:
+            key = (action.outcome, action.reason)
+            group = None if action.ok else shared.get(key)
+            if group is not None:
+                if key in printed:
+                    continue  # printed with its group
+                printed.add(key)
             mark = " " if action.ok else "!"
             version = f" {action.version}" if action.version else ""
-            print(f" {mark} {action.outcome:<13} {action.subject}{version}", file=out)
+            subject = action.subject
+            if group is not None:
+                subject = f"{group.count}: {', '.join(group.subjects)}"
+            print(f" {mark} {action.outcome:<13} {subject}{version}", file=out)
             if action.reason and (not action.ok or step == "pull"):
                 for line in action.reason.splitlines():
                     print(f"      {line}", file=out)

@@ -1,12 +1,13 @@
 """The main job on embedded defaults: ``python -m prompt_sync_pipeline.demo`` (``./scripts/demo``).
 
 1. copies the forseti example into ``.demo/`` (the repo's example is never modified);
-2. starts the Opik emulator on a free loopback port, persisted in ``.demo/opik.sqlite``;
+2. starts the Opik emulator on port 5173 (another free port, printed, when that one is taken),
+   persisted in ``.demo/opik.sqlite``;
 3. seeds it: a first sync, then one composite version "optimized" outside the tool (a new
    ``forseti-persona-charter`` with a changed user prompt, made with the plain Opik SDK);
 4. runs ``prompt_sync_job`` once in the local Dagster instance ``.dagster_home/``, exactly as
    ``prompt-sync run-now`` does, and prints the run's counters (``pull_changed=1``);
-5. says how to open the Dagster UI on that instance.
+5. says how to open the Dagster UI on that instance, and its address.
 """
 
 from __future__ import annotations
@@ -17,14 +18,21 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from opik_emulator import EmulatorServer
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "forseti"
 DEMO = REPO / ".demo"
 DAGSTER_HOME = REPO / ".dagster_home"
 WORKSPACE = "demo"
+# A fixed port keeps the printed UI command valid from one demo to the next.
+EMULATOR_PORT = 5173
+UI_HOST, UI_PORT = "127.0.0.1", 3000
 OPTIMIZED_COMPOSITE = "forseti-persona-charter"
 OPTIMIZATION = "\nKeep the explanation to one sentence a member can act on."
 
@@ -46,6 +54,18 @@ def prepare_dagster_home() -> None:
     settings = DAGSTER_HOME / "dagster.yaml"
     if not settings.exists():
         settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+
+
+def start_emulator(database: Path, port: int = EMULATOR_PORT) -> EmulatorServer:
+    """The emulator on ``port``, or on a free port (said so) when something else holds it."""
+    from opik_emulator import EmulatorServer
+
+    try:
+        return EmulatorServer(database, port=port).start()
+    except OSError as exc:
+        server = EmulatorServer(database).start()
+        print(f"Port {port} is taken ({exc.strerror}); the emulator uses port {server.port}.")
+        return server
 
 
 def seed(config_path: Path, opik_url: str) -> None:
@@ -79,6 +99,12 @@ def seed(config_path: Path, opik_url: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--port",
+        type=int,
+        default=EMULATOR_PORT,
+        help=f"the emulator's port (default {EMULATOR_PORT}; a free one if it is taken)",
+    )
+    parser.add_argument(
         "--keep-emulator",
         action="store_true",
         help="keep the emulator running after the run (Ctrl-C to stop), to run again from the UI",
@@ -87,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config_path = prepare_working_copy()
     prepare_dagster_home()
-    from opik_emulator import EmulatorServer
-
-    server = EmulatorServer(DEMO / "opik.sqlite").start()
+    server = start_emulator(DEMO / "opik.sqlite", args.port)
     env = {
         "OPIK_URL_OVERRIDE": server.url,
         "OPIK_WORKSPACE": WORKSPACE,
@@ -130,7 +154,8 @@ def print_ui_instructions(env: dict[str, str], port: int, *, kept: bool) -> None
         if name in ("DAGSTER_HOME", "PROMPT_SYNC_CONFIG", "OPIK_URL_OVERRIDE", "OPIK_WORKSPACE")
     )
     print("\nOpen the Dagster UI on this instance (the run, its assets, checks and tags):")
-    print(f"  {variables} .venv/bin/dagster dev -w workspace.yaml")
+    print(f"  {variables} .venv/bin/dagster dev -w workspace.yaml -h {UI_HOST} -p {UI_PORT}")
+    print(f"then browse to http://{UI_HOST}:{UI_PORT}")
     if not kept:
         print(
             "To launch runs from the UI too, keep an emulator on that address in another "

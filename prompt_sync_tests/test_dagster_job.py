@@ -156,7 +156,7 @@ def test_pushed_individuals_alone_pushes_only_text_prompts(forseti, opik_target,
     requests = opik_target.requests()
     assert len(writes(requests)) == 1  # the one edited text prompt
     # One read per individual prompt, none of a composite (their names never appear in a query).
-    assert len(requests) == len(PROMPTS) + 1
+    assert len(requests) == 1 + len(PROMPTS) + 1  # the access check, reads, the write
     assert not any(name in r.query for r in requests for name in COMPOSITES)
     tags = run_tags(instance, result.run_id)
     assert counter_tags(tags)["individual_synced"] == 4

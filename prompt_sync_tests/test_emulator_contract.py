@@ -123,6 +123,15 @@ def test_environment_registry_crud(opik_client):
     assert opik_client.get_prompt("canaried", no_cache=True).environments in (None, [])
 
 
+def test_a_failed_first_request_keeps_the_default_environments(opik_client):
+    # The workspace's first request seeds the defaults, then fails: "production" exists.
+    with pytest.raises(EnvironmentAlreadyExists):
+        opik_client.create_environment("production")
+
+    names = [e.name for e in opik_client.get_environments()]
+    assert {"development", "staging", "production"} <= set(names)
+
+
 def test_chat_prompt_with_multimodal_parts_round_trips(opik_client):
     created = opik_client.create_chat_prompt("chat", MESSAGES, metadata={"k": "v"})
     assert created.version == "v1" and created.template == MESSAGES

@@ -8,6 +8,7 @@ import pytest
 
 from prompt_sync_pipeline.sync.charter import CharterError, CharterLocked, charter_lock
 from prompt_sync_pipeline.sync.config import ConfigError
+from prompt_sync_pipeline.sync.opik_gateway import OpikUnavailable
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, PERSONA, optimize
 
 
@@ -86,7 +87,7 @@ def test_malformed_composite_is_refused_with_its_reason(
     )
 
 
-def test_opik_down_fails_every_prompt_and_leaves_the_charter(forseti, monkeypatch):
+def test_opik_down_stops_the_run_before_any_work_and_leaves_the_charter(forseti, monkeypatch):
     import socket
 
     with socket.socket() as probe:  # a port nothing listens on
@@ -95,12 +96,9 @@ def test_opik_down_fails_every_prompt_and_leaves_the_charter(forseti, monkeypatc
     monkeypatch.setenv("OPIK_URL_OVERRIDE", f"http://127.0.0.1:{port}/api")
     charter_before = forseti.charter_path.read_text()
 
-    report = forseti.sync()
+    with pytest.raises(OpikUnavailable, match=f"127.0.0.1:{port}/api is unreachable"):
+        forseti.sync()
 
-    assert report.counters["pull_failed"] == 3
-    assert report.counters["individual_failed"] == 4
-    assert report.counters["composite_failed"] == 3
-    assert all("unreachable" in a.reason for a in report.actions if not a.ok)
     assert forseti.charter_path.read_text() == charter_before
 
 
@@ -236,10 +234,11 @@ def test_a_rejected_api_key_fails_clearly_and_is_never_printed(forseti, capsys, 
         captured = capsys.readouterr()
     printed = captured.out + captured.err
 
+    # One message before any work (the access check), naming what to check; never the key.
     assert code == 1
-    result = json.loads(captured.out)
-    assert result["individual_failed"] == 4 and result["composite_failed"] == 3
-    assert all("401" in a["reason"] for a in result["actions"] if not a["ok"])
+    assert captured.out == ""
+    assert captured.err.count("refused the credentials") == 1
+    assert "401" in captured.err and "OPIK_API_KEY" in captured.err
     assert "a-secret-but-wrong-key" not in printed
 
 
@@ -273,7 +272,8 @@ def test_a_failing_history_read_fails_that_composite_only(synced, opik_client, o
 def test_credentials_in_the_opik_url_are_never_reported(forseti, monkeypatch):
     monkeypatch.setenv("OPIK_URL_OVERRIDE", "http://user:hunter2@127.0.0.1:9/api")
 
-    report = forseti.sync()
+    with pytest.raises(OpikUnavailable) as error:
+        forseti.sync()
 
-    assert report.failed
-    assert "hunter2" not in json.dumps(report.to_json())
+    assert "127.0.0.1:9/api" in str(error.value)
+    assert "hunter2" not in str(error.value)

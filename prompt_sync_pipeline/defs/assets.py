@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
-from prompt_sync_pipeline.sync.report import Action
+from prompt_sync_pipeline.sync.report import Action, group_failures
 
 from . import checks, run_tags, summaries
 from .resources import PromptSyncResource, SyncSession
@@ -153,7 +153,8 @@ def _complete(
     position = CHAIN_KEYS.index(context.asset_key)
     if any(key in selected for key in CHAIN_KEYS[position + 1 :]):
         return
-    failures = [_problem(a) for a in session.report.actions if not a.ok] + list(problems)
+    # One line per distinct failure: an outage that hits every prompt is one line with a count.
+    failures = [g.line() for g in group_failures(session.report.actions)] + list(problems)
     if failures:
         raise dg.Failure(
             description=f"{len(failures)} problem(s) in this sync run:\n"

@@ -25,7 +25,7 @@ from prompt_sync_pipeline.sync.config import (
     load_config,
 )
 from prompt_sync_pipeline.sync.engine import CompositeRead, PullPlan, SyncEngine
-from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
+from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, OpikUnavailable
 from prompt_sync_pipeline.sync.report import SyncReport
 
 OPIK_URL_VAR = "OPIK_URL_OVERRIDE"
@@ -89,6 +89,11 @@ class SyncSession:
     def engine(self) -> SyncEngine:
         if self._engine is None:
             gateway = self._opik.connect(self.config.opik)
+            try:
+                gateway.check_access()  # fail the step once, clearly, before any per-prompt work
+            except OpikUnavailable as exc:
+                gateway.close()
+                raise dg.Failure(description=str(exc)) from None
             self._engine = SyncEngine(self.config, gateway, dry_run=self.dry_run)
         return self._engine
 

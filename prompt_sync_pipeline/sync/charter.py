@@ -7,7 +7,9 @@ prompts that changed.
 
 from __future__ import annotations
 
+import codecs
 import json
+import logging
 import os
 import re
 import tempfile
@@ -20,6 +22,8 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 TemplateType = Literal["mustache", "jinja2"]
+
+log = logging.getLogger(__name__)
 
 
 class CharterError(Exception):
@@ -81,20 +85,51 @@ class Charter:
 
 def load_charter(path: Path) -> Charter:
     try:
-        raw_text = path.read_text(encoding="utf-8")
+        raw_bytes = path.read_bytes()
     except FileNotFoundError:
         raise CharterError(f"{path}: charter file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise CharterError(f"{path}: cannot read the charter: {exc}") from None
+    if raw_bytes.startswith(codecs.BOM_UTF8):
+        # json.loads refuses it anyway; say what it is and how to fix it.
+        raise CharterError(
+            f"{path}: starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 without BOM"
+        )
     try:
-        document = json.loads(raw_text)
+        raw_text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CharterError(f"{path}: cannot read the charter: {exc}") from None
+    if not raw_text.strip():
+        raise CharterError(f"{path}: the charter file is empty; it must be a JSON object")
+    try:
+        document = json.loads(raw_text, object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise CharterError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except _DuplicateKey as exc:
+        raise CharterError(
+            f"{path}: the key {exc.key!r} appears more than once; keep one copy"
+        ) from None
     if not isinstance(document, dict):
         raise CharterError(f"{path}: expected an object mapping prompt names to prompts")
     return Charter(path, raw_text, document)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON keeps the last of duplicate keys silently; a charter must not lose a prompt that way."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
 
 
 def write_charter(charter: Charter) -> None:
@@ -121,7 +156,16 @@ def charter_lock(path: Path, timeout_seconds: float) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
     lock = FileLock(lock_path, timeout=timeout_seconds)
     try:
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            # Say why the run seems to hang, once, and for how long at most.
+            log.warning(
+                "another prompt-sync run holds %s; waiting up to %gs for it to finish",
+                lock_path,
+                timeout_seconds,
+            )
+            lock.acquire()
     except Timeout:
         raise CharterLocked(
             f"{path}: another prompt-sync run holds {lock_path} (waited {timeout_seconds:g}s); "

@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
 # forseti_charter.json -> forseti_charter.sync-state.json, in the same directory.
@@ -19,7 +27,8 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity: every number has a range, and inf would pass as "no limit".
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CompositeSpec(_Strict):
@@ -36,9 +45,9 @@ class RetrySettings(_Strict):
     """Retries of transient Opik failures (429, 5xx, timeouts, refused connections)."""
 
     attempts: int = Field(default=5, ge=1, le=20)
-    initial_backoff_seconds: float = Field(default=0.5, ge=0)
-    max_backoff_seconds: float = Field(default=10.0, ge=0)
-    max_retry_after_seconds: float = Field(default=30.0, ge=0)
+    initial_backoff_seconds: float = Field(default=0.5, ge=0, le=60)
+    max_backoff_seconds: float = Field(default=10.0, ge=0, le=300)
+    max_retry_after_seconds: float = Field(default=30.0, ge=0, le=300)
 
 
 class OpikSettings(_Strict):
@@ -47,7 +56,7 @@ class OpikSettings(_Strict):
     project_name: str = Field(min_length=1)
     pull_environment: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,150}$")
     max_concurrency: int = Field(default=16, ge=1, le=128)
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     retries: RetrySettings = RetrySettings()
 
 
@@ -59,8 +68,20 @@ class SyncConfig(_Strict):
     composites: dict[str, CompositeSpec] = Field(min_length=1)
     # Which side wins when a composite and the charter differ and no base was ever recorded.
     first_contact: Literal["conflict", "charter", "opik"] = "conflict"
-    lock_timeout_seconds: float = Field(default=30.0, ge=0)
+    lock_timeout_seconds: float = Field(default=30.0, ge=0, le=3600)
     schedule_timezone: str = "UTC"
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        # Checked here so `sync`, `run-now` and the schedule all refuse it alike.
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r}; use an IANA name such as UTC or Europe/Paris"
+            ) from None
+        return name
 
     @model_validator(mode="after")
     def _parts_differ(self) -> SyncConfig:
@@ -95,12 +116,18 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
     config_path = resolve_config_path(path)
+    if config_path.is_dir():
+        raise ConfigError(f"{config_path}: is a directory; give the path of prompt_sync.yaml")
     try:
         raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: cannot read the configuration: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{config_path}: not valid YAML: {exc}") from None
+    if raw is None:
+        raise ConfigError(f"{config_path}: the configuration file is empty")
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: expected a mapping at the top level")
     try:

@@ -21,9 +21,9 @@ from .composites import MalformedComposite, Parts
 from .config import ConfigError, SyncConfig
 from .opik_gateway import OpikError, OpikGateway, RemoteVersion
 from .report import Action, SyncReport, unified_diff
+from .resolutions import Side, chosen_composite, from_composite
 
 Progress = Callable[[str, int, int], None]
-Side = Literal["charter", "opik"]
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -82,10 +82,20 @@ def run_sync(
     dry_run: bool = False,
     keep: Mapping[str, Side] | None = None,
     progress: Progress | None = None,
+    command_prefix: str = "prompt-sync",
 ) -> SyncReport:
-    """One sync run on its own Opik connection (from the SDK's environment variables)."""
+    """One sync run on its own Opik connection (from the SDK's environment variables).
+
+    ``keep`` holds the user's resolutions (see ``resolutions``); ``command_prefix`` is how the
+    user runs the tool (e.g. with ``--config PATH``), for the fix commands in conflict messages.
+    Raises ``OpikUnavailable`` before any work when Opik can't be used at all.
+    """
     with OpikGateway.from_environment(config.opik) as gateway:
-        engine = SyncEngine(config, gateway, dry_run=dry_run, progress=progress)
+        engine = SyncEngine(
+            config, gateway, dry_run=dry_run, progress=progress, command_prefix=command_prefix
+        )
+        engine.load_charter()  # a bad charter or composite table is reported before any request
+        gateway.check_access()
         return engine.sync(pull=pull, push=push, keep=keep)
 
 
@@ -99,10 +109,12 @@ class SyncEngine:
         *,
         dry_run: bool = False,
         progress: Progress | None = None,
+        command_prefix: str = "prompt-sync",
     ) -> None:
         self.config = config
         self.gateway = gateway
         self.dry_run = dry_run
+        self.command_prefix = command_prefix
         self._progress = progress
         self._bases: dict[str, Base | None] = {}
         self._bases_lock = threading.Lock()
@@ -222,9 +234,17 @@ class SyncEngine:
                 remote[role],
                 _label(remote_version),
             )
+            chosen = chosen_composite(keep, prompt)
             if keep.get(prompt) == "charter":
                 change.decision = "keep_local"
                 change.why = "resolved by hand: keep the charter's text"
+            elif chosen == read.name:
+                change.decision = "adopt"
+                change.why = f"resolved by hand: keep Opik's text from {chosen}"
+            elif chosen is not None:
+                # Another composite's version wins; the push replaces this one (kept in history).
+                change.decision = "keep_local"
+                change.why = f"resolved by hand: Opik's text from {chosen} wins"
             else:
                 self._decide(change, read)
                 # Keeping Opik's text settles a conflict; a part Opik never changed stays as is.
@@ -355,6 +375,7 @@ class SyncEngine:
         return Action("pull", name, "kept_local" if ahead else "unchanged")
 
     def _conflict_help(self, composite: str, plan: PullPlan) -> str:
+        sync = f"{self.command_prefix} sync"
         lines = []
         for prompt, changes in sorted(plan.conflicts.items()):
             if composite not in self.config.composites_using(prompt):
@@ -364,9 +385,22 @@ class SyncEngine:
                 lines.append(
                     f"conflict on {prompt!r} ({change.why}). The charter "
                     f"{self.config.charter} has:\n{_indent(change.local)}\n"
-                    f"Opik's {change.composite} {change.remote_label} has:\n{_indent(change.remote)}\n"
-                    f"Resolve with `prompt-sync sync --keep-charter {prompt}` or "
-                    f"`prompt-sync sync --keep-opik {prompt}`, or edit the charter's {prompt!r} "
+                    f"Opik's {change.composite} {change.remote_label} has:\n{_indent(change.remote)}"
+                )
+            if len({c.remote for c in changes}) > 1:
+                # Keeping "Opik's text" is ambiguous: the user must name whose version wins.
+                choices = " or ".join(
+                    f"`{sync} --keep-opik {from_composite(prompt, c.composite)}`"
+                    for c in sorted(changes, key=lambda c: c.composite)
+                )
+                lines.append(
+                    f"Composites in Opik hold different versions of {prompt!r}. Keep one with "
+                    f"{choices}, or keep the charter's with `{sync} --keep-charter {prompt}`."
+                )
+            else:
+                lines.append(
+                    f"Resolve with `{sync} --keep-charter {prompt}` or "
+                    f"`{sync} --keep-opik {prompt}`, or edit the charter's {prompt!r} "
                     "to the text you want and run `--keep-charter` once."
                 )
         return "\n".join(lines)
@@ -497,7 +531,7 @@ class SyncEngine:
                     name,
                     "failed",
                     ok=False,
-                    reason=_not_pulled(name, guard, pull_failure),
+                    reason=_not_pulled(name, guard, pull_failure, self.command_prefix),
                 )
             diff = unified_diff(
                 _pretty(current.template if current else ""), _pretty_messages(messages), name
@@ -644,11 +678,16 @@ def _is_recorded(version: RemoteVersion) -> bool:
     return comp.is_recorded_base(version.metadata, version.tags, digest)
 
 
-def _not_pulled(name: str, version: RemoteVersion, pull_failure: tuple[str, str] | None) -> str:
+def _not_pulled(
+    name: str,
+    version: RemoteVersion,
+    pull_failure: tuple[str, str] | None,
+    command_prefix: str = "prompt-sync",
+) -> str:
     if pull_failure and pull_failure[0] == "malformed":
         return (
             f"Opik's version can't be split into the charter's parts ({pull_failure[1]}); fix it "
-            f"in Opik, or replace it with `prompt-sync sync --keep-charter {name}`"
+            f"in Opik, or replace it with `{command_prefix} sync --keep-charter {name}`"
         )
     return f"changed in Opik since the last sync ({_label(version)}): pull first"
 

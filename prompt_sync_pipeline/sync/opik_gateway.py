@@ -14,7 +14,8 @@ import random
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,14 +34,25 @@ _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _PAGE_SIZE = 100
 # The SDK lists prompts 1,000 at a time; the backend accepts it.
 _PROMPT_PAGE_SIZE = 1000
+# Waits longer than this are worth a log line (once, with the duration); shorter ones are noise.
+_NOTABLE_WAIT_SECONDS = 1.0
+_OPIK_VARIABLES = "OPIK_URL_OVERRIDE, OPIK_API_KEY and OPIK_WORKSPACE"
 
 
 class OpikError(Exception):
     """Opik refused a request or could not be reached; the message is the server's (no secrets)."""
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, status_code: int | None = None, original: BaseException | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.original = original  # the transport's or SDK's exception, to tell causes apart
+
+
+class OpikUnavailable(OpikError):
+    """Opik can't be used at all (unreachable, too slow, not Opik, credentials refused): the run
+    stops before doing anything, with one message naming the URL and the variables to check."""
 
 
 @dataclass(frozen=True)
@@ -114,12 +126,16 @@ class RequestStats:
 class OpikGateway:
     """Prompt reads and writes in one Opik project, with bounded retries."""
 
-    def __init__(self, rest: OpikApi, settings: OpikSettings, workspace: str = "default") -> None:
+    def __init__(
+        self, rest: OpikApi, settings: OpikSettings, *, workspace: str = "default"
+    ) -> None:
         self._rest = rest
         self.settings = settings
-        self.workspace = workspace
+        self.workspace = workspace  # the client sends it; here for messages and the state file
         self.project_name = settings.project_name
         self.stats = RequestStats()
+        self._quiet_until = 0.0  # a wait already logged covers retries that start before then
+        self._wait_lock = threading.Lock()
 
     @classmethod
     def from_environment(
@@ -149,7 +165,8 @@ class OpikGateway:
             compress_json_requests=sdk.enable_json_request_compression,
         )
         client.timeout = httpx.Timeout(settings.timeout_seconds)
-        return cls(OpikApi(base_url=sdk.url_override, httpx_client=client), settings, sdk.workspace)
+        rest = OpikApi(base_url=sdk.url_override, httpx_client=client)
+        return cls(rest, settings, workspace=sdk.workspace)
 
     @property
     def url(self) -> str:
@@ -163,6 +180,33 @@ class OpikGateway:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def check_access(self) -> None:
+        """One cheap request before the work: does the URL answer as Opik, with these credentials?
+
+        Opik's own access check (``POST /v1/private/auth``, the SDK's ``auth_check``): 204 with
+        no body. Refusals and 5xx get the configured retries; a timeout does not (a server that
+        doesn't answer in time won't do better for the run), so this takes at most
+        ``timeout_seconds`` plus the backoff waits. Raises ``OpikUnavailable``.
+        """
+        url = _redact(self.url)
+        try:
+            response = self._call(
+                "read",
+                self._rest.check.with_raw_response.access,
+                request={},
+                retry_if=_is_transient_but_no_timeout,
+            )
+        except OpikError as exc:
+            raise OpikUnavailable(
+                _unavailable_reason(exc, url, self.settings, self.workspace), exc.status_code
+            ) from None
+        # The SDK ignores this answer's body; an HTML page served with 200 must not pass.
+        raw = response._response  # the SDK's wrapper has no public accessor for the body
+        body = raw.content.strip()
+        if body and not _is_json(body):
+            kind = "an HTML page" if body.startswith(b"<") else "a body that is not JSON"
+            raise OpikUnavailable(_not_opik(url, raw.status_code, kind))
 
     # Reads ---------------------------------------------------------------------------------
 
@@ -308,11 +352,18 @@ class OpikGateway:
 
     # Transport -----------------------------------------------------------------------------
 
-    def _call(self, kind: Literal["read", "write"], method: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        kind: Literal["read", "write"],
+        method: Any,
+        *args: Any,
+        retry_if: Callable[[BaseException], bool] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.settings.retries.attempts),
             wait=_Backoff(self.settings.retries),
-            retry=tenacity.retry_if_exception(_is_transient),
+            retry=tenacity.retry_if_exception(retry_if or _is_transient),
             before_sleep=self._count_retry,
             reraise=True,
         )
@@ -322,13 +373,27 @@ class OpikGateway:
                     self.stats.count("reads" if kind == "read" else "writes")
                     return method(*args, **kwargs)
         except Exception as exc:
-            raise _as_opik_error(exc, self.url) from None
+            error = _as_opik_error(exc, self.url)
+            error.original = error.original or exc
+            raise error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _count_retry(self, state: tenacity.RetryCallState) -> None:
         self.stats.count("retries")
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("Opik request failed (%s); retrying", _short(exc))
+        wait = state.next_action.sleep if state.next_action else 0.0
+        now = time.monotonic()
+        with self._wait_lock:
+            # Many prompts hit the same outage at once: one line covers the concurrent waits.
+            notable = wait > _NOTABLE_WAIT_SECONDS and now >= self._quiet_until
+            if notable:
+                self._quiet_until = now + wait
+        if notable:
+            log.warning(
+                "Opik request failed (%s); waiting %.1fs before retrying", _short(exc), wait
+            )
+        else:
+            log.debug("Opik request failed (%s); retrying in %.2fs", _short(exc), wait)
 
 
 class _Backoff:
@@ -358,6 +423,12 @@ def _is_transient(exc: BaseException) -> bool:
     return _status(exc) in _RETRYABLE_STATUS
 
 
+def _is_transient_but_no_timeout(exc: BaseException) -> bool:
+    import httpx
+
+    return _is_transient(exc) and not isinstance(exc, httpx.TimeoutException)
+
+
 def _retry_after(exc: BaseException | None) -> float | None:
     if _status(exc) != 429:
         return None
@@ -384,6 +455,73 @@ def _as_opik_error(exc: Exception, url: str) -> OpikError:
     return OpikError(f"Opik request failed: {_short(exc)}")
 
 
+def _unavailable_reason(
+    exc: OpikError, url: str, settings: OpikSettings, workspace: str | None
+) -> str:
+    """Why Opik can't be used, and what to check; names the URL and variables, never the key."""
+    import httpx
+
+    attempts = settings.retries.attempts
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+    original = exc.original
+    if isinstance(original, httpx.TimeoutException):
+        return (
+            f"Opik at {url} did not answer within {settings.timeout_seconds:g}s. Check "
+            f"that OPIK_URL_OVERRIDE points at a running Opik, or raise opik.timeout_seconds "
+            f"in the configuration. (Variables: {_OPIK_VARIABLES}.)"
+        )
+    if isinstance(original, httpx.TransportError):
+        return (
+            f"Opik at {url} is unreachable ({_short(original)}){tries}. Check that Opik is "
+            f"running and that OPIK_URL_OVERRIDE is its REST API base, e.g. "
+            f"http://HOST:5173/api. (Variables: {_OPIK_VARIABLES}.)"
+        )
+    if exc.status_code in (401, 403):
+        where = f" for workspace {workspace!r}" if workspace else ""
+        return (
+            f"Opik at {url} refused the credentials{where} ({exc}). Check OPIK_API_KEY and "
+            f"OPIK_WORKSPACE (and that OPIK_URL_OVERRIDE is the right Opik). "
+            f"(Variables: {_OPIK_VARIABLES}.)"
+        )
+    body = getattr(original, "body", None)
+    if isinstance(body, str) or exc.status_code in (404, 405):
+        # A body that isn't JSON, or no such endpoint: some other server, or a wrong path.
+        return _not_opik(url, exc.status_code, _body_kind(original))
+    if exc.status_code is not None and exc.status_code >= 500:
+        return f"Opik at {url} fails ({exc}){tries}. Check Opik's health and its logs."
+    return f"Opik at {url} refused the access check ({exc}). Check {_OPIK_VARIABLES}."
+
+
+def _body_kind(original: BaseException | None) -> str:
+    headers = getattr(original, "headers", None) or {}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    body = getattr(original, "body", None)
+    if "html" in content_type or (isinstance(body, str) and body.lstrip().startswith("<")):
+        return "an HTML page"
+    if isinstance(body, str):
+        return f"a {content_type.split(';')[0] or 'non-JSON'} body"
+    return "an error: no such endpoint"
+
+
+def _not_opik(url: str, status: int | None, kind: str) -> str:
+    answer = f"answered {status} with {kind}" if status else f"answered with {kind}"
+    return (
+        f"{url} does not answer as Opik ({answer}). Check OPIK_URL_OVERRIDE: it must be Opik's "
+        f"REST API base, e.g. http://HOST:5173/api or https://www.comet.com/opik/api. "
+        f"(Variables: {_OPIK_VARIABLES}.)"
+    )
+
+
+def _is_json(body: bytes) -> bool:
+    import json
+
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
 def _redact(url: str) -> str:
     """The URL without any user:password part, which must never reach a log or a report."""
     return re.sub(r"//[^/@]*@", "//", url)
@@ -395,6 +533,12 @@ def _server_message(body: Any) -> str:
             return "; ".join(str(e) for e in body["errors"])
         if "message" in body:
             return str(body["message"])
+    if isinstance(body, str):
+        # Not Opik's JSON: a proxy's or web server's page, which must not flood the report.
+        if body.lstrip().startswith("<"):
+            return "an HTML page, not Opik's API (check OPIK_URL_OVERRIDE)"
+        first_line = body.strip().splitlines()[0] if body.strip() else ""
+        return first_line[:200] or "no details"
     return str(body) if body else "no details"
 
 

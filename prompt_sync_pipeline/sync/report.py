@@ -95,3 +95,43 @@ def unified_diff(before: str, after: str, label: str) -> str:
         tofile=f"{label} (after)",
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed actions of one step with the same outcome and reason (e.g. Opik went down)."""
+
+    step: Step
+    outcome: str
+    reason: str
+    subjects: list[str]
+
+    @property
+    def count(self) -> str:
+        """E.g. "4 prompts" or "3 composites" (the pull and composite steps act on composites)."""
+        noun = "prompts" if self.step == "individual" else "composites"
+        return f"{len(self.subjects)} {noun}"
+
+    def line(self) -> str:
+        """One line for a run's failure summary, with the reason's first line."""
+        reason = self.reason.splitlines()[0] if self.reason else ""
+        if len(self.subjects) == 1:
+            head = f"{self.step} `{self.subjects[0]}`: {self.outcome}"
+        else:
+            names = ", ".join(f"`{s}`" for s in self.subjects)
+            head = f"{self.step}: {self.count} {self.outcome} ({names})"
+        return head + (f" ({reason})" if reason else "")
+
+
+def group_failures(actions: list[Action]) -> list[FailureGroup]:
+    """Failed actions grouped by step, outcome and reason, in the order first seen: an error that
+    hits every prompt is reported once with the count, not once per prompt."""
+    groups: dict[tuple[str, str, str], FailureGroup] = {}
+    for action in actions:
+        if action.ok:
+            continue
+        key = (action.step, action.outcome, action.reason)
+        if key not in groups:
+            groups[key] = FailureGroup(action.step, action.outcome, action.reason, [])
+        groups[key].subjects.append(action.subject)
+    return list(groups.values())

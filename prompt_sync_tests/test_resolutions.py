@@ -1,0 +1,40 @@
+"""The --keep-* choices as the engine receives them (pure logic: no Opik, no files written)."""
+
+from __future__ import annotations
+
+import pytest
+
+from prompt_sync_pipeline.sync.config import load_config
+from prompt_sync_pipeline.sync.resolutions import ResolutionError, chosen_composite, parse_keep
+from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, EXAMPLE, PERSONA
+
+CATEGORY = "forseti-persona-category"
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(EXAMPLE / "prompt_sync.yaml")
+
+
+def test_a_composite_stands_for_each_of_its_parts(config):
+    keep = parse_keep(config, opik=[COMPOSITE])
+
+    assert keep == {f"{PERSONA}={COMPOSITE}": "opik", f"{CHARTER_TASK}={COMPOSITE}": "opik"}
+    assert chosen_composite(keep, PERSONA) == COMPOSITE
+    assert chosen_composite(parse_keep(config, opik=[PERSONA]), PERSONA) is None
+
+
+@pytest.mark.parametrize(
+    ("charter", "opik", "message"),
+    [
+        ([PERSONA], [PERSONA], "given to both"),
+        ([PERSONA], [f"{PERSONA}={CATEGORY}"], "given to both"),
+        ([COMPOSITE], [COMPOSITE], "given to both"),
+        ([], [f"{PERSONA}={COMPOSITE}", f"{PERSONA}={CATEGORY}"], "only one composite's version"),
+        ([], [COMPOSITE, f"{PERSONA}={CATEGORY}"], "only one composite's version"),
+        ([], ["nobody=x"], "no such prompt or composite"),
+    ],
+)
+def test_contradictory_or_unknown_choices_are_refused(config, charter, opik, message):
+    with pytest.raises(ResolutionError, match=message):
+        parse_keep(config, charter=charter, opik=opik)
