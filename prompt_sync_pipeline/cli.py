@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .delivery import CheckoutRefused, GitOutcome, start_git_run
 from .sync.charter import CharterError
 from .sync.config import ConfigError, load_config
 from .sync.engine import Side, run_sync
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="PROMPT",
                 help="resolve a conflict on PROMPT with Opik's text (written into the charter)",
             )
+        if name in ("pull", "push", "sync"):
+            command.add_argument(
+                "--no-git",
+                action="store_true",
+                help="leave git alone for this run (no update before, no commit after)",
+            )
         if name == "performance":
             command.add_argument("--prompt", help="only this prompt (composite or individual)")
             command.add_argument("--metric", help="only this feedback score")
@@ -82,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_performance(
                 config, prompt=args.prompt, metric=args.metric, as_json=args.json
             )
+        git = None if getattr(args, "no_git", True) else start_git_run(config)
         report = run_sync(
             config,
             pull=args.command in ("pull", "sync", "plan"),
@@ -90,14 +98,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep=_keep_choices(args),
             progress=_progress_printer(),
         )
-    except (ConfigError, CharterError, ValueError) as exc:
+    except (ConfigError, CharterError, CheckoutRefused, ValueError) as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # After the sync's own work: a git failure loses nothing, it only fails the run.
+    delivered = git.finish(report) if git else None
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        result = report.to_json()
+        if delivered:
+            result["git"] = delivered.to_json()
+        print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         print_report(report, sys.stdout, show_diffs=args.command == "plan")
-    return EXIT_FAILED if report.failed else EXIT_OK
+        _print_git(delivered)
+    return EXIT_FAILED if report.failed or (delivered and delivered.problems) else EXIT_OK
+
+
+def _print_git(outcome: GitOutcome | None) -> None:
+    for line in outcome.lines() if outcome else []:
+        print(line, file=sys.stderr if line.startswith("git error") else sys.stdout)
 
 
 def _keep_choices(args: argparse.Namespace) -> dict[str, Side]:

@@ -1,0 +1,42 @@
+"""The commit message that hands a run's pull back to the team: enough to review it from the
+message and the diff alone."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..sync.report import SyncReport
+
+# The last line of every commit the tool makes: how a run recognises its own commits.
+TRAILER = "Delivered-by: prompt-sync"
+
+
+def commit_message(report: SyncReport, *, charter: str, day: date) -> str:
+    adopted = [a for a in report.steps("pull") if a.outcome == "adopted"]
+    if adopted:
+        noun = "prompt" if len(adopted) == 1 else "prompts"
+        subject = f"prompt-sync: adopt {len(adopted)} {noun} from Opik into {charter} ({day})"
+    else:
+        subject = f"prompt-sync: update the sync state of {charter} ({day})"
+    lines = [subject, ""]
+    if adopted:
+        lines.append("Adopted from Opik (prompt: composite and version it came from):")
+        lines += [f"- {a.subject}: {a.version or a.reason}" for a in adopted]
+        lines.append("")
+    lines += [f"Warning: {warning}" for warning in report.warnings]
+    if report.warnings:
+        lines.append("")
+    pushed = report.steps("individual") or report.steps("composite")
+    lines.append("Counters:" if pushed else "Counters (the pushes run after this commit):")
+    lines.append(report.summary_line())
+    lines += ["", TRAILER]
+    return "\n".join(lines) + "\n"
+
+
+def pending_message(charter: str, day: date) -> str:
+    """For output an earlier run left uncommitted, whose report is gone."""
+    return (
+        f"prompt-sync: changes an earlier run left in {charter} ({day})\n\n"
+        "An earlier run changed these files but could not commit them; see its report.\n\n"
+        f"{TRAILER}\n"
+    )
