@@ -240,3 +240,25 @@ def test_git_settings_are_validated(forseti):
 )
 def test_web_url_of_a_remote_never_carries_credentials(remote: str, page: str | None):
     assert web_url(remote) == page
+
+
+def test_the_commit_message_has_the_adopted_versions_scores_against_the_replaced_one(
+    tmp_path: Path, opik_target, opik_client, capsys
+):
+    from prompt_sync_tests.test_performance import Lab
+
+    team = make_team(tmp_path, opik_target.project_name, deliver="commit")
+    assert sync(team, capsys)[0] == 0
+    lab = Lab(opik_client, opik_target.project_name)
+    lab.experiment("baseline", [lab.version(COMPOSITE, 1)], [{"accuracy": 0.5}] * 3)
+    optimized = team.deployment.template(CHARTER_TASK) + OPTIMIZED
+    lab.new_version(team.deployment, COMPOSITE, optimized)
+    lab.experiment("optimized", [lab.version(COMPOSITE, 2)], [{"accuracy": 0.9}] * 3)
+    lab.flush()
+
+    code, out, _ = sync(team, capsys)
+
+    assert code == 0, out
+    message = git(team.deploy_dir, "log", "-1", "--format=%B")
+    assert f"- {CHARTER_TASK}: {COMPOSITE} v2 (" in message, message
+    assert f"  {COMPOSITE} v2 experiment scores against v1: accuracy 0.9 (was 0.5)" in message

@@ -3,6 +3,7 @@ message and the diff alone."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from ..sync.report import SyncReport
@@ -11,7 +12,15 @@ from ..sync.report import SyncReport
 TRAILER = "Delivered-by: prompt-sync"
 
 
-def commit_message(report: SyncReport, *, charter: str, day: date) -> str:
+def commit_message(
+    report: SyncReport,
+    *,
+    charter: str,
+    day: date,
+    scores: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """Subject, one line per adopted prompt (with its versions' experiment scores when
+    ``scores`` has them), the warnings, the six counters and the trailer."""
     adopted = [a for a in report.steps("pull") if a.outcome == "adopted"]
     if adopted:
         noun = "prompt" if len(adopted) == 1 else "prompts"
@@ -21,7 +30,9 @@ def commit_message(report: SyncReport, *, charter: str, day: date) -> str:
     lines = [subject, ""]
     if adopted:
         lines.append("Adopted from Opik (prompt: composite and version it came from):")
-        lines += [f"- {a.subject}: {a.version or a.reason}" for a in adopted]
+        for action in adopted:
+            lines.append(f"- {action.subject}: {action.version or action.reason}")
+            lines += [f"  {line}" for line in (scores or {}).get(action.subject, [])]
         lines.append("")
     lines += [f"Warning: {warning}" for warning in report.warnings]
     if report.warnings:

@@ -21,10 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ..sync.charter import CharterLocked, charter_lock
 from ..sync.config import GitSettings, SyncConfig
 from ..sync.report import SyncReport
 from .git import Git, GitError, redact
 from .message import TRAILER, commit_message, pending_message
+from .scores import adopted_scores
 
 # In the git directory (never in the work tree): what a run left undelivered for the next one.
 PENDING_FILE = "prompt-sync-pending.json"
@@ -98,27 +100,33 @@ class GitRun:
         settings = config.git
         if settings is None:
             return None
-        try:
-            git = Git.containing(settings.repository or config.charter)
-            run = cls(config, settings, git, day)
-            run._deliver_leftovers()
-        except GitError as exc:
-            raise CheckoutRefused(f"git: {exc}") from None
-        if settings.update_before_run:
+        # Under the charter lock: no other run reads or writes the charter while git moves it.
+        with charter_lock(config.charter, config.lock_timeout_seconds):
             try:
-                run._fast_forward()
+                git = Git.containing(settings.repository or config.charter)
+                run = cls(config, settings, git, day)
+                run._deliver_leftovers()
             except GitError as exc:
-                run.outcome.problems.append(str(exc))
+                raise CheckoutRefused(f"git: {exc}") from None
+            if settings.update_before_run:
+                try:
+                    run._fast_forward()
+                except GitError as exc:
+                    run.outcome.problems.append(str(exc))
         return run
 
     def finish(self, report: SyncReport) -> GitOutcome:
         """After the pull: commit the charter and its state file if the run changed them (and
         push the commit to the day's branch)."""
-        if not report.dry_run:
-            try:
-                self._deliver(commit_message(report, charter=self.charter, day=self.day))
-            except GitError as exc:
-                self.outcome.problems.append(str(exc))
+        if report.dry_run:
+            return self.outcome
+        scores = adopted_scores(self.config, report) if self.settings.deliver != "none" else {}
+        message = commit_message(report, charter=self.charter, day=self.day, scores=scores)
+        try:
+            with charter_lock(self.config.charter, self.config.lock_timeout_seconds):
+                self._deliver(message)
+        except (GitError, CharterLocked) as exc:
+            self.outcome.problems.append(str(exc))
         return self.outcome
 
     # Before the run --------------------------------------------------------------------------
