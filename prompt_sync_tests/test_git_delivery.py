@@ -110,6 +110,27 @@ def test_diverged_checkout_fails_after_the_sync_and_loses_nothing(team: Team, op
     shown = json.loads(git(team.deploy_dir, "show", f"HEAD:{CHARTER}"))
     assert shown[CHARTER_TASK]["template"].endswith(OPTIMIZED)
     assert git(team.deploy_dir, "status", "--porcelain", "--", CHARTER) == ""
+    # The day's branch would carry the local commit into the team's review: not pushed.
+    assert "not pushed" in err
+    assert not any(b.startswith("prompt-sync/") for b in team.remote_branches())
+
+
+def test_local_commits_fail_the_update_and_are_never_pushed(team: Team, opik_client, capsys):
+    deployment = team.deployment
+    assert sync(team, capsys)[0] == 0
+    (team.deploy_dir / "NOTES.md").write_text("local note\n")
+    git(team.deploy_dir, "add", "NOTES.md")
+    git(team.deploy_dir, "commit", "-qm", "A local commit")
+    optimize(opik_client, deployment, user=deployment.template(CHARTER_TASK) + OPTIMIZED)
+
+    code, out, err = sync(team, capsys)
+
+    assert code == 1
+    assert "has 1 commit(s) that are not in origin/main and not prompt-sync's" in err
+    assert f"git -C {team.deploy_dir} log --oneline origin/main..HEAD" in err
+    assert "pull_changed=1" in out
+    assert not any(b.startswith("prompt-sync/") for b in team.remote_branches())
+    assert git(team.deploy_dir, "log", "-1", "--format=%s").startswith("prompt-sync: adopt 1")
 
 
 def test_rejected_push_fails_clearly_and_the_next_run_delivers_the_commit(

@@ -158,6 +158,7 @@ class Git:
 
     def push(self, remote: str, commit: str, branch: str) -> None:
         """Push ``commit`` to ``remote``'s ``branch``; never forced, so a rejection stands."""
+        self.remote_url(remote)  # a clear message when the remote does not exist
         self.run(
             "push", "--quiet", "--porcelain", remote, f"{commit}:refs/heads/{branch}",
             what=f"push to {remote} {branch}",

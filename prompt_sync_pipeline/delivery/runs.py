@@ -166,17 +166,22 @@ class GitRun:
             self.outcome.updated_to = fetched
             return
         foreign = self.git.commits_between(fetched, head, without=TRAILER)
-        if self.git.is_ancestor(fetched, head) and not foreign:
+        ahead = self.git.is_ancestor(fetched, head)
+        if ahead and not foreign:
             return  # ahead only by the tool's own deliveries, waiting to be merged
-        problem = (
-            f"has {len(foreign)} commit(s) of its own"
-            if self.git.is_ancestor(fetched, head)
-            else "has diverged from it"
-        )
+        upstream = f"{remote}/{base}"
+        if ahead:
+            # Someone's commits: the day's branch would carry them into the team's review.
+            raise GitError(
+                f"the checkout {root} ({base}) has {len(foreign)} commit(s) that are not in "
+                f"{upstream} and not prompt-sync's; deliver them to {upstream} or move them off "
+                f"{base}; this run used the charter as checked out",
+                hint=f"git -C {root} log --oneline {upstream}..HEAD",
+            )
         raise GitError(
-            f"can't fast-forward {root} ({base}) to {remote}/{base}: the checkout {problem} "
-            f"(see `git -C {root} log --oneline {remote}/{base}...HEAD`); this run used the "
-            "charter as checked out",
+            f"can't fast-forward {root} ({base}) to {upstream}: the checkout has diverged from "
+            f"it (see `git -C {root} log --oneline {upstream}...HEAD`); this run used the charter "
+            "as checked out",
             hint=f"git -C {root} pull --rebase {remote} {base}",
         )
 
@@ -208,6 +213,7 @@ class GitRun:
         branch = self.settings.branch.format(date=self.day.isoformat())
         head = self.git.head()
         try:
+            self._refuse_foreign_commits()
             self.git.push(self.settings.remote, head, branch)
         except GitError as exc:
             self.outcome.problems.append(str(exc))
@@ -221,6 +227,23 @@ class GitRun:
             gitlab = "/-" if "gitlab" in web else ""
             self.outcome.commit_url = f"{web}{gitlab}/commit/{head}"
             self.outcome.branch_url = f"{web}{gitlab}/tree/{branch}"
+
+    def _refuse_foreign_commits(self) -> None:
+        """The day's branch carries only the tool's commits on top of the base branch."""
+        upstream = (
+            f"{self.settings.remote}/{self.settings.base_branch or self.git.current_branch()}"
+        )
+        if not self.git.succeeds("rev-parse", "--verify", "--quiet", f"refs/remotes/{upstream}"):
+            return  # never fetched: the push itself says what is wrong
+        foreign = self.git.commits_between(upstream, "HEAD", without=TRAILER)
+        if foreign:
+            raise GitError(
+                f"not pushed: {self.git.root} has {len(foreign)} commit(s) that are neither in "
+                f"{upstream} nor prompt-sync's, and the day's branch must not carry them; the "
+                "pull is committed in the checkout and is pushed by the first run after they "
+                "are sorted out",
+                hint=f"git -C {self.git.root} log --oneline {upstream}..HEAD",
+            )
 
     def _author(self) -> tuple[str, str] | None:
         author = self.settings.author
