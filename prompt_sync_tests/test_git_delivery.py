@@ -283,3 +283,56 @@ def test_the_commit_message_has_the_adopted_versions_scores_against_the_replaced
     message = git(team.deploy_dir, "log", "-1", "--format=%B")
     assert f"- {CHARTER_TASK}: {COMPOSITE} v2 (" in message, message
     assert f"  {COMPOSITE} v2 experiment scores against v1: accuracy 0.9 (was 0.5)" in message
+
+
+def test_only_the_charter_and_its_state_file_are_ever_committed(team: Team, opik_client, capsys):
+    deployment = team.deployment
+    assert sync(team, capsys)[0] == 0
+    state = deployment.config.state_path
+    state.write_text('{"written": "by the state file\'s owner"}\n')  # as the engine will
+    (team.deploy_dir / "NOTES.md").write_text("staged, not the tool's\n")
+    git(team.deploy_dir, "add", "NOTES.md")
+    optimize(opik_client, deployment, user=deployment.template(CHARTER_TASK) + OPTIMIZED)
+    head = git(team.deploy_dir, "rev-parse", "HEAD")
+
+    code, out, _ = sync(team, capsys)
+
+    assert code == 0, out
+    files = git(team.deploy_dir, "diff", "--name-only", head, "HEAD")
+    assert sorted(files.split()) == sorted([CHARTER, state.name])
+    assert git(team.deploy_dir, "status", "--porcelain") == "A  NOTES.md"
+
+
+def test_a_changed_state_file_alone_is_committed_and_never_refused(team: Team, capsys):
+    assert sync(team, capsys)[0] == 0
+    head = git(team.deploy_dir, "rev-parse", "HEAD")
+    team.deployment.config.state_path.write_text("{}\n")
+
+    code, out, _ = sync(team, capsys)
+
+    assert code == 0, out
+    assert git(team.deploy_dir, "rev-parse", "HEAD^") == head
+    subject = git(team.deploy_dir, "log", "-1", "--format=%s")
+    assert subject.startswith("prompt-sync: ")
+    assert git(team.deploy_dir, "status", "--porcelain") == ""
+
+
+def test_deliver_none_updates_the_checkout_and_leaves_the_pull_uncommitted(
+    tmp_path: Path, opik_target, opik_client, capsys
+):
+    team = make_team(tmp_path, opik_target.project_name, deliver="none")
+    deployment = team.deployment
+    assert sync(team, capsys)[0] == 0
+    optimize(opik_client, deployment, user=deployment.template(CHARTER_TASK) + OPTIMIZED)
+    merged = team.teammate_edit("forseti.wording_correction", "Fix the wording of {{text}}.")
+    head = git(team.deploy_dir, "rev-parse", "HEAD")
+
+    code, out, _ = sync(team, capsys)
+
+    assert code == 0, out
+    assert git(team.deploy_dir, "rev-parse", "HEAD") == merged != head
+    assert git(team.deploy_dir, "status", "--porcelain", "--", CHARTER) == f"M {CHARTER}"
+    # The uncommitted pull is the tool's own output: the next run goes on, it is not refused.
+    code, out, _ = sync(team, capsys)
+    assert code == 0, out
+    assert deployment.template(CHARTER_TASK).endswith(OPTIMIZED)
