@@ -48,6 +48,8 @@ def pending_message(charter: str, day: date) -> str:
     """For output an earlier run left uncommitted, whose report is gone."""
     return (
         f"prompt-sync: changes an earlier run left in {charter} ({day})\n\n"
-        "An earlier run changed these files but could not commit them; see its report.\n\n"
+        "An earlier run left these files uncommitted: a commit that failed, or the state its\n"
+        "pushes recorded after its commit (Dagster commits after the pull). Its report (the\n"
+        "Dagster run or the CLI's output) has the details.\n\n"
         f"{TRAILER}\n"
     )
