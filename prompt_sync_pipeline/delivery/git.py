@@ -62,7 +62,9 @@ class Git:
     def succeeds(self, *args: str) -> bool:
         return self._git(args).returncode == 0
 
-    def _git(self, args: tuple[str, ...], stdin: str | None = None) -> subprocess.CompletedProcess:
+    def _git(
+        self, args: tuple[str, ...], stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         try:
             return subprocess.run(
                 ["git", "-C", str(self.root), *args],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -57,14 +57,7 @@ class GitOutcome:
     problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "commit": self.commit,
-            "branch": self.branch,
-            "commit_url": self.commit_url,
-            "branch_url": self.branch_url,
-            "updated_to": self.updated_to,
-            "problems": list(self.problems),
-        }
+        return asdict(self)
 
     def lines(self) -> list[str]:
         lines = []
