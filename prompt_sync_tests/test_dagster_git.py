@@ -81,6 +81,23 @@ def test_a_rejected_push_fails_the_run_after_every_step(team: Team, opik_client,
     assert tags["prompt_sync/commit"] == git(team.deploy_dir, "rev-parse", "HEAD")
 
 
+def test_a_diverged_checkout_fails_the_run_after_every_step(team: Team, opik_client, instance):
+    assert run_job(instance).success
+    (team.deploy_dir / "NOTES.md").write_text("local note\n")
+    git(team.deploy_dir, "add", "NOTES.md")
+    git(team.deploy_dir, "commit", "-qm", "A local commit")
+    team.teammate_edit("forseti.wording_correction", "Fix the wording of {{text}}.")
+
+    result = run_job(instance)
+
+    assert not result.success
+    assert len(materializations(result)) == 4
+    step, description = step_failure(result)
+    assert step == "pushed_composites"
+    assert "git: can't fast-forward" in description
+    assert f"git -C {team.deploy_dir} pull --rebase origin main" in description
+
+
 def test_someones_charter_edit_fails_the_run_before_anything_is_read(
     team: Team, opik_target, instance
 ):

@@ -268,7 +268,8 @@ def test_the_commit_message_has_the_adopted_versions_scores_against_the_replaced
 ):
     from prompt_sync_tests.test_performance import Lab
 
-    team = make_team(tmp_path, opik_target.project_name, deliver="commit")
+    bot = {"name": "prompt-sync bot", "email": "bot@example.com"}
+    team = make_team(tmp_path, opik_target.project_name, deliver="commit", author=bot)
     assert sync(team, capsys)[0] == 0
     lab = Lab(opik_client, opik_target.project_name)
     lab.experiment("baseline", [lab.version(COMPOSITE, 1)], [{"accuracy": 0.5}] * 3)
@@ -283,6 +284,25 @@ def test_the_commit_message_has_the_adopted_versions_scores_against_the_replaced
     message = git(team.deploy_dir, "log", "-1", "--format=%B")
     assert f"- {CHARTER_TASK}: {COMPOSITE} v2 (" in message, message
     assert f"  {COMPOSITE} v2 experiment scores against v1: accuracy 0.9 (was 0.5)" in message
+    author = git(team.deploy_dir, "log", "-1", "--format=%an <%ae> / %cn <%ce>")
+    assert author == "prompt-sync bot <bot@example.com> / prompt-sync bot <bot@example.com>"
+
+
+def test_update_before_run_false_leaves_the_checkout_where_it_is(
+    tmp_path: Path, opik_target, opik_client, capsys
+):
+    team = make_team(tmp_path, opik_target.project_name, update_before_run=False)
+    head = git(team.deploy_dir, "rev-parse", "HEAD")
+    team.teammate_edit(CHARTER_TASK, "Teammate's {{charter}} {{post}}")
+
+    code, out, _ = sync(team, capsys)
+
+    assert code == 0, out
+    assert git(team.deploy_dir, "rev-parse", "HEAD") == head
+    project = team.deployment.config.opik.project_name
+    assert opik_client.get_prompt(CHARTER_TASK, project_name=project).prompt != (
+        "Teammate's {{charter}} {{post}}"
+    )
 
 
 def test_only_the_charter_and_its_state_file_are_ever_committed(team: Team, opik_client, capsys):

@@ -51,9 +51,10 @@ class Git:
         hint: str | None = None,
         stdin: str | None = None,
         strip: bool = True,
+        env: dict[str, str] | None = None,
     ) -> str:
         """``git -C root ARGS``; its stdout. Raises GitError saying ``what`` failed."""
-        done = self._git(args, stdin)
+        done = self._git(args, stdin, env)
         if done.returncode != 0:
             detail = redact((done.stderr or done.stdout).strip()).replace("\n", " | ")
             raise GitError(f"could not {what} (`git {' '.join(args)}`: {detail})", hint=hint)
@@ -63,7 +64,7 @@ class Git:
         return self._git(args).returncode == 0
 
     def _git(
-        self, args: tuple[str, ...], stdin: str | None = None
+        self, args: tuple[str, ...], stdin: str | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         try:
             return subprocess.run(
@@ -71,7 +72,7 @@ class Git:
                 input=stdin,
                 capture_output=True,
                 text=True,
-                env={**os.environ, **_NON_INTERACTIVE},
+                env={**os.environ, **_NON_INTERACTIVE, **(env or {})},
                 check=False,
             )
         except FileNotFoundError:
@@ -146,13 +147,17 @@ class Git:
 
     def commit(self, paths: list[str], message: str, author: tuple[str, str] | None) -> str:
         """Commit exactly ``paths`` (whatever else is staged stays staged); returns the commit."""
-        identity = (
-            ["-c", f"user.name={author[0]}", "-c", f"user.email={author[1]}"] if author else []
-        )
+        # The configured author wins over git's config and the environment's GIT_* identity.
+        identity: dict[str, str] = {}
+        if author:
+            name, email = author
+            identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
+            identity |= {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
         self.run("add", "--", *paths, what="stage " + ", ".join(paths))
         self.run(
-            *identity, "commit", "--quiet", "--only", "-F", "-", "--", *paths,
+            "commit", "--quiet", "--only", "-F", "-", "--", *paths,
             stdin=message,
+            env=identity,
             what="commit " + ", ".join(paths),
             hint=f"git -C {self.root} commit -- {' '.join(paths)}",
         )  # fmt: skip
