@@ -40,14 +40,14 @@ def test_the_pull_step_commits_to_the_days_branch_and_records_it(team: Team, opi
     assert run_job(instance).success
     optimize(opik_client, team.deployment, user=team.deployment.template(CHARTER_TASK) + OPTIMIZED)
 
-    result = run_job(instance, tags={"prompt_sync/day": "20261130"})
+    result = run_job(instance, tags={"prompt_sync/day": "20250101"})
 
     assert result.success
     branches = team.remote_branches()
-    commit = branches["prompt-sync/2026-11-30"]  # the run's day names the branch
+    commit = branches["prompt-sync/2025-01-01"]  # the run's day names the branch
     pull = materializations(result)["local_individual_prompts"]
     assert pull["git_commit"] == commit
-    assert pull["git_branch"] == "prompt-sync/2026-11-30"
+    assert pull["git_branch"] == "prompt-sync/2025-01-01"
     assert run_tags(instance, result.run_id)["prompt_sync/commit"] == commit
     event = next(
         e.materialization

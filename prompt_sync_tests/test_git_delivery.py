@@ -88,6 +88,14 @@ def test_full_loop_teammate_edit_reaches_opik_and_optimization_comes_back_as_a_c
     assert git(team.deploy_dir, "rev-parse", "HEAD") == head
     assert team.remote_branches() == branches
 
+    # A later change the same day adds a commit to the same branch (a fast-forward push).
+    optimize(opik_client, deployment, user=edited + OPTIMIZED + "\nBe kind.")
+    code, out, _ = sync(team, capsys)
+    assert code == 0, out
+    later = team.remote_branches()[branch]
+    assert later != commit
+    assert git(team.remote, "rev-parse", f"{later}^") == commit
+
 
 def test_diverged_checkout_fails_after_the_sync_and_loses_nothing(team: Team, opik_client, capsys):
     deployment = team.deployment
