@@ -3,7 +3,7 @@
 The CLI (``sync``/``pull``/``push``) and the Dagster job both call :meth:`GitRun.start` before
 the run reads the charter and :meth:`GitRun.finish` after the pull. The engine never sees git.
 
-Safety rules (the issue's): never force-push; never commit anything but the charter and its
+Safety rules: never force-push; never commit anything but the charter and its
 state file; never start from a charter with changes the tool didn't make. A git failure never
 undoes the sync's own work: the working copy keeps the change, the failure is recorded with the
 command to run, and the run ends as failed after the sync did what it could.
