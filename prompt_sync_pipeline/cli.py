@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .cli_manners import StrictArgumentParser, quiet_on_broken_pipe
+from .delivery import CheckoutRefused, GitOutcome, start_git_run
 from .sync.charter import CharterError
 from .sync.config import ConfigError, SyncConfig, load_config
 from .sync.engine import Side, run_sync
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "charter); PROMPT=COMPOSITE: that composite's version of a shared prompt wins; "
                 "COMPOSITE: that composite's version wins for all its parts",
             )
+        if name in ("pull", "push", "sync"):
+            command.add_argument(
+                "--no-git",
+                action="store_true",
+                help="leave git alone for this run (no update before, no commit after)",
+            )
         if name == "performance":
             command.add_argument("--prompt", help="only this prompt (composite or individual)")
             command.add_argument("--metric", help="only this feedback score")
@@ -100,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_performance(
                 config, prompt=args.prompt, metric=args.metric, as_json=args.json
             )
+        git = None if getattr(args, "no_git", True) else start_git_run(config)
         report = run_sync(
             config,
             pull=args.command in ("pull", "sync", "plan"),
@@ -109,17 +117,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=_progress_printer(),
             command_prefix=_command_prefix(args),
         )
-    except (ConfigError, CharterError, ValueError) as exc:
+    except (ConfigError, CharterError, CheckoutRefused, ValueError) as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OpikUnavailable as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    # After the sync's own work: a git failure loses nothing, it only fails the run.
+    delivered = git.finish(report) if git else None
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        result = report.to_json()
+        if delivered:
+            result["git"] = delivered.to_json()
+        print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         print_report(report, sys.stdout, show_diffs=args.command == "plan")
-    return EXIT_FAILED if report.failed else EXIT_OK
+        _print_git(delivered)
+    return EXIT_FAILED if report.failed or (delivered and delivered.problems) else EXIT_OK
+
+
+def _print_git(outcome: GitOutcome | None) -> None:
+    for line in outcome.lines() if outcome else []:
+        print(line, file=sys.stderr if line.startswith("git error") else sys.stdout)
 
 
 def _keep_choices(args: argparse.Namespace, config: SyncConfig) -> dict[str, Side]:

@@ -69,8 +69,17 @@ def local_individual_prompts(
     session.record(step)
     metadata = summaries.step_metadata(step, "pull", summaries.pull_versions(plan))
     metadata["charter"] = dg.MetadataValue.path(str(session.config.charter))
+    delivered = session.deliver()
+    if delivered and delivered.commit:
+        metadata.update(summaries.git_metadata(delivered))
+        context.instance.add_run_tags(context.run.run_id, {run_tags.COMMIT_TAG: delivered.commit})
     drift = checks.persona_drift(session.config, plan)
-    result = dg.MaterializeResult(metadata=metadata, check_results=[drift])
+    result = dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[drift],
+        # The charter's content: what the steps after this one push.
+        data_version=dg.DataVersion(summaries.file_sha256(session.config.charter)),
+    )
     yield from _complete(context, session, result)
 
 
@@ -155,6 +164,7 @@ def _complete(
         return
     # One line per distinct failure: an outage that hits every prompt is one line with a count.
     failures = [g.line() for g in group_failures(session.report.actions)] + list(problems)
+    failures += session.git_problems()
     if failures:
         raise dg.Failure(
             description=f"{len(failures)} problem(s) in this sync run:\n"

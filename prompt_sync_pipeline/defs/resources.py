@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from prompt_sync_pipeline.delivery import CheckoutRefused, GitOutcome, GitRun
 from prompt_sync_pipeline.sync.charter import Charter, charter_lock
 from prompt_sync_pipeline.sync.config import (
     CONFIG_ENV_VAR,
@@ -27,6 +28,8 @@ from prompt_sync_pipeline.sync.config import (
 from prompt_sync_pipeline.sync.engine import CompositeRead, PullPlan, SyncEngine
 from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, OpikUnavailable
 from prompt_sync_pipeline.sync.report import SyncReport
+
+from . import run_tags
 
 OPIK_URL_VAR = "OPIK_URL_OVERRIDE"
 OPIK_WORKSPACE_VAR = "OPIK_WORKSPACE"
@@ -84,6 +87,9 @@ class SyncSession:
         self._engine: SyncEngine | None = None
         self._reads: dict[str, CompositeRead] | None = None
         self._pulled_charter: Charter | None = None
+        # Git delivery (``git:`` in the configuration), started by the run's first step.
+        self.git: GitRun | None = None
+        self.delivered: GitOutcome | None = None
 
     @property
     def engine(self) -> SyncEngine:
@@ -138,6 +144,15 @@ class SyncSession:
         self.engine.apply_pull(charter, plan, report, write=False)
         return report
 
+    def deliver(self) -> GitOutcome | None:
+        """Commit (and push) what the run changed in the charter and its state file."""
+        if self.git is not None:
+            self.delivered = self.git.finish(self.report)
+        return self.delivered
+
+    def git_problems(self) -> list[str]:
+        return [f"git: {problem}" for problem in self.git.outcome.problems] if self.git else []
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.gateway.close()
@@ -155,6 +170,11 @@ class PromptSyncResource(dg.ConfigurableResource):
     )
     dry_run: bool = Field(
         default=False, description="Plan and report everything; write nothing anywhere."
+    )
+    use_git: bool = Field(
+        default=True,
+        description="Follow the configuration's git: section (update the checkout before the "
+        "run, commit the pull after it); false: leave git alone for this run (the CLI's --no-git).",
     )
 
     _config: SyncConfig | None = PrivateAttr(default=None)
@@ -188,5 +208,21 @@ class PromptSyncResource(dg.ConfigurableResource):
         run_id = context.run.run_id
         if run_id not in self._sessions:
             config = self._config or self.load_config()
-            self._sessions[run_id] = SyncSession(config, self.opik, dry_run=self.dry_run)
+            session = SyncSession(config, self.opik, dry_run=self.dry_run)
+            if self.use_git and not self.dry_run:
+                # Before the first step reads the charter: the team's latest charter.
+                session.git = self._start_git(context, config)
+            self._sessions[run_id] = session
         return self._sessions[run_id]
+
+    def _start_git(self, context: dg.AssetExecutionContext, config: SyncConfig) -> GitRun | None:
+        if config.git is None:
+            return None
+        record = context.instance.get_run_record_by_id(context.run.run_id)
+        day = run_tags.run_day(
+            context.run.tags, record.start_time if record else None, config.schedule_timezone
+        )
+        try:
+            return GitRun.start(config, day=day)
+        except CheckoutRefused as exc:
+            raise dg.Failure(str(exc)) from None

@@ -16,6 +16,7 @@ DAY_TAG = PREFIX + "day"  # YYYYMMDD: the day the run syncs for (the scheduled d
 TRIGGER_TAG = PREFIX + "trigger"  # schedule | run-now
 DRY_RUN_TAG = PREFIX + "dry_run"
 SUCCESS_KEY_TAG = PREFIX + "success_key"
+COMMIT_TAG = PREFIX + "commit"  # the git commit that delivered the run's pull (git: deliver)
 RUN_KEY_TAG = "dagster/run_key"  # what the scheduler itself sets for a RunRequest's run_key
 SCHEDULED_EXECUTION_TIME_TAG = ".dagster/scheduled_execution_time"
 

@@ -6,12 +6,15 @@ Counters are emitted with every known outcome, zeros included, so each plot has 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from prompt_sync_pipeline.delivery import GitOutcome
 from prompt_sync_pipeline.sync.config import SyncConfig
 from prompt_sync_pipeline.sync.engine import PartChange, PullPlan
 from prompt_sync_pipeline.sync.opik_gateway import RemoteVersion
@@ -222,6 +225,29 @@ def messages_text(messages: object) -> str:
         f"[{m.get('role')}]\n{m.get('content')}\n" if isinstance(m, dict) else f"{m}\n"
         for m in messages
     )
+
+
+def git_metadata(outcome: GitOutcome) -> dict[str, Any]:
+    """The commit that delivered the pull, and the day's branch when it was pushed: links when
+    the remote is a GitHub/GitLab HTTPS URL, else the sha and the branch name."""
+    metadata: dict[str, Any] = {}
+    if outcome.commit:
+        metadata["git_commit"] = (
+            dg.MetadataValue.url(outcome.commit_url)
+            if outcome.commit_url
+            else dg.MetadataValue.text(outcome.commit)
+        )
+    if outcome.branch:
+        metadata["git_branch"] = (
+            dg.MetadataValue.url(outcome.branch_url)
+            if outcome.branch_url
+            else dg.MetadataValue.text(outcome.branch)
+        )
+    return metadata
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _cell(text: str) -> str:

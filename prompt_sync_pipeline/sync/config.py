@@ -60,6 +60,34 @@ class OpikSettings(_Strict):
     retries: RetrySettings = RetrySettings()
 
 
+class GitAuthor(_Strict):
+    name: str = Field(min_length=1)
+    email: str = Field(min_length=3)
+
+
+class GitSettings(_Strict):
+    """Git delivery (``prompt_sync_pipeline/delivery``): bring the charter's checkout up to date
+    before a run, and commit (and push) what the run changed in the charter and its state file."""
+
+    repository: Path | None = None  # default: the git work tree that holds the charter
+    remote: str = Field(default="origin", min_length=1)
+    base_branch: str | None = None  # default: the checkout's current branch
+    update_before_run: bool = True
+    deliver: Literal["none", "commit", "branch"] = "commit"
+    branch: str = Field(default="prompt-sync/{date}", pattern=r"^[A-Za-z0-9._/{}-]+$")
+    author: GitAuthor | None = None  # default: git's own identity in the checkout
+
+    @model_validator(mode="after")
+    def _branch_template(self) -> GitSettings:
+        try:
+            self.branch.format(date="2000-01-01")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                f"git.branch {self.branch!r}: the only placeholder is {{date}}"
+            ) from None
+        return self
+
+
 class SyncConfig(_Strict):
     """Validated configuration, with the charter path resolved against the config file."""
 
@@ -70,6 +98,7 @@ class SyncConfig(_Strict):
     first_contact: Literal["conflict", "charter", "opik"] = "conflict"
     lock_timeout_seconds: float = Field(default=30.0, ge=0, le=3600)
     schedule_timezone: str = "UTC"
+    git: GitSettings | None = None  # absent: the run never touches git
 
     @field_validator("schedule_timezone")
     @classmethod
@@ -137,7 +166,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
     charter = (
         config.charter if config.charter.is_absolute() else config_path.parent / config.charter
     )
-    return config.model_copy(update={"charter": charter.resolve()})
+    config = config.model_copy(update={"charter": charter.resolve()})
+    if config.git and config.git.repository and not config.git.repository.is_absolute():
+        repository = (config_path.parent / config.git.repository).resolve()
+        config = config.model_copy(
+            update={"git": config.git.model_copy(update={"repository": repository})}
+        )
+    return config
 
 
 def _describe(exc: ValidationError) -> str:

@@ -329,15 +329,20 @@ class SyncEngine:
             *self._map("finish pull", reads, lambda r: self._pull_outcome(r, updated, plan, write))
         )
         for prompt, text in sorted(plan.adoptions.items()):
-            sources = sorted(
-                c.composite for c in plan.changes if c.prompt == prompt and c.decision == "adopt"
+            adopted = sorted(
+                (c.composite, c.remote_label)
+                for c in plan.changes
+                if c.prompt == prompt and c.decision == "adopt"
             )
+            sources = [composite for composite, _ in adopted]
             report.add(
                 Action(
                     "pull",
                     prompt,
                     "adopted",
                     reason="from " + ", ".join(sources),
+                    # The Opik version(s) it came from, e.g. for the commit that delivers it.
+                    version=", ".join(f"{composite} {label}" for composite, label in adopted),
                     diff=unified_diff(charter[prompt].template, text, prompt),
                 )
             )
