@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .promotion import cli as release_cli
 from .sync.charter import CharterError
 from .sync.config import ConfigError, load_config
 from .sync.engine import Side, run_sync
@@ -27,6 +28,7 @@ COMMANDS = {
     "plan": "dry run of sync: print every action with a unified diff, change nothing",
     "run-now": "launch prompt_sync_job in the local Dagster instance, like a scheduled run",
     "performance": "experiment scores per prompt version",
+    **release_cli.COMMANDS,
 }
 
 
@@ -64,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "performance":
             command.add_argument("--prompt", help="only this prompt (composite or individual)")
             command.add_argument("--metric", help="only this feedback score")
+        if name in release_cli.COMMANDS:
+            release_cli.add_arguments(command, name)
     return parser
 
 
@@ -82,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_performance(
                 config, prompt=args.prompt, metric=args.metric, as_json=args.json
             )
+        if args.command in release_cli.COMMANDS:
+            return release_cli.run_release(config, args)
         report = run_sync(
             config,
             pull=args.command in ("pull", "sync", "plan"),

@@ -51,6 +51,14 @@ class OpikSettings(_Strict):
     retries: RetrySettings = RetrySettings()
 
 
+class SensorSettings(_Strict):
+    """The ``opik_prompt_changes`` sensor: how often it lists Opik's prompts, and what a new
+    composite version starts (the pull only, or the whole sync). Switched on in Dagster's UI."""
+
+    interval_seconds: int = Field(default=300, ge=30)
+    run_pushes: bool = False
+
+
 class SyncConfig(_Strict):
     """Validated configuration, with the charter path resolved against the config file."""
 
@@ -61,6 +69,7 @@ class SyncConfig(_Strict):
     first_contact: Literal["conflict", "charter", "opik"] = "conflict"
     lock_timeout_seconds: float = Field(default=30.0, ge=0)
     schedule_timezone: str = "UTC"
+    sensor: SensorSettings = SensorSettings()
 
     @model_validator(mode="after")
     def _parts_differ(self) -> SyncConfig:
