@@ -7,7 +7,7 @@ the configuration and the Opik settings are resolved when a run starts.
 import dagster as dg
 
 from prompt_sync_pipeline.defs import assets, performance
-from prompt_sync_pipeline.defs.production_check import production_not_behind
+from prompt_sync_pipeline.defs.production_check import production_check_job, production_not_behind
 from prompt_sync_pipeline.defs.release import prompt_promote_job, prompt_rollback_job
 from prompt_sync_pipeline.defs.resources import (
     OPIK_API_KEY_VAR,
@@ -30,7 +30,13 @@ opik = OpikResource(
 defs = dg.Definitions(
     # The performance view is its own group, on demand: not part of the midnight job.
     assets=dg.load_assets_from_modules([assets, performance]),
-    jobs=[prompt_sync_job, prompt_sync_pull_job, prompt_promote_job, prompt_rollback_job],
+    jobs=[
+        prompt_sync_job,
+        prompt_sync_pull_job,
+        prompt_promote_job,
+        prompt_rollback_job,
+        production_check_job,
+    ],
     schedules=[prompt_sync_daily],
     # Promotion and rollback (ops in their own jobs), and the sensor that pulls new versions.
     asset_checks=[production_not_behind],

@@ -1,10 +1,11 @@
 """``production_not_behind``: does production hold a composite version that scores below the
 newest version that has experiments?
 
-A separate ``@asset_check`` on ``pushed_composites``: it reads Opik's experiments, not the run's
-sync, so it runs as its own step after the pushes in ``prompt_sync_job`` (which selects the group
-with its checks) and can be run alone from the asset's page. It only warns: a production pointer
-is the team's decision, and its read failures are reported in its result, never as a failed run.
+A separate ``@asset_check`` on ``pushed_composites``. Selecting the group would make it a step
+of ``prompt_sync_job``; the job leaves it out, because it reads every composite's versions and
+experiments, and the nightly sync keeps its one read per composite and its outcome independent of
+the experiments listing. It runs in ``production_check_job`` and from the asset's Checks tab. It
+only warns: which version production holds is the team's decision.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the annotations at import.
@@ -14,6 +15,7 @@ from ..promotion.lag import EnvironmentLag, environment_lag
 from .resources import PromptSyncResource
 
 ENVIRONMENT = "production"
+PRODUCTION_NOT_BEHIND = dg.AssetCheckKey(dg.AssetKey("pushed_composites"), "production_not_behind")
 
 
 @dg.asset_check(
@@ -66,3 +68,11 @@ def lag_table(lags: list[EnvironmentLag]) -> str:
             f"{lag.newest_scored or '—'} | {behind or '—'} | {note} |"
         )
     return "\n".join(rows)
+
+
+production_check_job = dg.define_asset_job(
+    "production_check_job",
+    selection=dg.AssetSelection.checks(PRODUCTION_NOT_BEHIND),
+    description="Is production behind a newer composite version that scores higher?",
+    executor_def=dg.in_process_executor,
+)
