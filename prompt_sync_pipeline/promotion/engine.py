@@ -148,12 +148,12 @@ class Releaser:
                 comparison,
             )
         notes = self._move(environment, candidate, current, record=True)
-        verb = "promoted" if outcome == "promoted" else "promoted with --force, despite the scores,"
+        forced = "" if outcome == "promoted" else " with --force, despite the scores"
         return ReleaseResult(
             "promote",
             composite,
             outcome,
-            f"{verb} {composite} {_label(candidate)} to {environment}"
+            f"promoted {composite} {_label(candidate)} to {environment}{forced}"
             + (f" (was {was})" if was else " (it pointed to no version before)"),
             environment,
             candidate.version_number,
