@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from prompt_sync_pipeline.cli import main
+from prompt_sync_pipeline.definitions import defs
 from prompt_sync_pipeline.defs.release import prompt_promote_job, prompt_rollback_job
 from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
 from prompt_sync_tests.evaluation import evaluate_version
@@ -61,7 +62,7 @@ def scored(synced: Forseti, lab: Lab) -> dict[str, Any]:
         "v2": evaluate_version(lab, v2, "v2-brief", [1.0, 0.5, 1.0]),
         "v3": evaluate_version(lab, v3, "v3-rambling", [0.0, 0.5, 0.5]),
     }
-    return {"forseti": synced, "means": means}
+    return {"forseti": synced, "means": means, "lab": lab}
 
 
 def test_the_first_promotion_has_nothing_to_beat(synced, opik_client, capsys):
@@ -206,6 +207,7 @@ def test_rollback_to_a_named_version_and_refusal_without_a_record(scored, opik_c
         capsys, forseti, "rollback", COMPOSITE, "--environment", "production", "--to", "v1"
     )
     assert code == 0
+    assert f"rolled production back to {COMPOSITE} v1" in out
     assert production(opik_client, forseti) == "v1"
 
 
@@ -339,3 +341,38 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
         )
         assert rolled.success
         assert production(opik_client, forseti) == "v1"
+
+
+# production_not_behind ----------------------------------------------------------------------
+
+
+def run_check(instance: dg.DagsterInstance) -> Any:
+    result = defs.resolve_job_def("production_check_job").execute_in_process(instance=instance)
+    assert result.success  # a WARN never fails the run
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_production_not_behind_warns_when_a_newer_version_scores_higher(
+    scored, capsys, monkeypatch
+):
+    forseti, means, lab = scored["forseti"], scored["means"], scored["lab"]
+    monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(forseti.config_path))
+    cli(capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2")
+
+    with dg.instance_for_test() as instance:
+        # v3 is the newest version with experiments, but it scores below production's v2.
+        evaluation = run_check(instance)
+        assert evaluation.passed, evaluation.description
+        assert evaluation.check_name == "production_not_behind"
+
+        v4 = lab.new_version(forseti, COMPOSITE, "Judge {{post}} against {{charter}}, in a line.")
+        v4_mean = evaluate_version(lab, v4, "v4-one-line", [1.0, 1.0, 1.0])
+        evaluation = run_check(instance)
+
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert f"{COMPOSITE} (v2; v4 scores higher)" in evaluation.description
+    metadata = {key: value.value for key, value in evaluation.metadata.items()}
+    assert metadata["behind_composites"] == [COMPOSITE]
+    assert f"accuracy {means['v2']:.4f} < {v4_mean:.4f}" in metadata["table"]
