@@ -376,3 +376,19 @@ def test_production_not_behind_warns_when_a_newer_version_scores_higher(
     metadata = {key: value.value for key, value in evaluation.metadata.items()}
     assert metadata["behind_composites"] == [COMPOSITE]
     assert f"accuracy {means['v2']:.4f} < {v4_mean:.4f}" in metadata["table"]
+
+
+def test_an_opik_failure_exits_1_and_leaves_production_where_it_was(
+    scored, opik_client, opik_target, capsys
+):
+    forseti = scored["forseti"]
+    cli(capsys, forseti, "promote", COMPOSITE, "--environment", "production")
+    opik_target.inject(r"/prompts/versions/[^/]+/environments$", "PATCH", status=400, times=None)
+
+    code, out, err = cli(
+        capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2"
+    )
+
+    assert code == 1
+    assert "Opik answered 400" in err and "promoted" not in out
+    assert production(opik_client, forseti) == "v1"

@@ -281,22 +281,25 @@ class Releaser:
         *,
         record: bool,
     ) -> tuple[str, ...]:
+        """Point ``environment`` at ``target``; with ``record``, tag where it came from first,
+        so a failed write never leaves an environment moved without its record."""
+        notes: tuple[str, ...] = ()
+        if record:
+            tag = env_tag(environment, current)
+            if len(tag) <= _TAG_LIMIT:
+                prefix = f"{ENV_TAG_PREFIX}{environment}:"
+                kept = [t for t in target.tags if not t.startswith(prefix)]
+                self.gateway.set_tags(target.id, [*kept, tag])
+            else:
+                notes = (
+                    f"environment name too long to record the move in a {_TAG_LIMIT}-character "
+                    "version tag: a later rollback needs --to",
+                )
         # The list replaces the version's environments: keep the ones it already holds.
         self.gateway.set_environments(
             target.id, list(dict.fromkeys([*target.environments, environment]))
         )
-        if not record:
-            return ()
-        tag = env_tag(environment, current)
-        if len(tag) > _TAG_LIMIT:
-            return (
-                f"environment name too long to record the move in a {_TAG_LIMIT}-character "
-                "version tag: a later rollback needs --to",
-            )
-        prefix = f"{ENV_TAG_PREFIX}{environment}:"
-        kept = [t for t in target.tags if not t.startswith(prefix)]
-        self.gateway.set_tags(target.id, [*kept, tag])
-        return ()
+        return notes
 
     def _history(self, composite: str) -> list[RemoteVersion]:
         latest = self.gateway.get_version(composite)
