@@ -7,6 +7,7 @@ metadata and the reason, so nothing moved is never shown as a success.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the annotations at import.
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -48,7 +49,9 @@ class RollbackConfig(dg.Config):
 
 
 @dg.op(out=dg.Out(dg.Nothing), tags={"kind": "opik"})
-def promote(context: dg.OpExecutionContext, config: PromoteConfig, prompt_sync: PromptSyncResource):
+def promote(
+    context: dg.OpExecutionContext, config: PromoteConfig, prompt_sync: PromptSyncResource
+) -> dg.Output[None]:
     """Point an Opik environment at a composite version only if it won its experiments."""
     return _release(
         context,
@@ -68,7 +71,7 @@ def promote(context: dg.OpExecutionContext, config: PromoteConfig, prompt_sync: 
 @dg.op(out=dg.Out(dg.Nothing), tags={"kind": "opik"})
 def rollback(
     context: dg.OpExecutionContext, config: RollbackConfig, prompt_sync: PromptSyncResource
-):
+) -> dg.Output[None]:
     """Move an environment back, or restore an earlier version as the newest one."""
     return _release(
         context,
@@ -91,7 +94,11 @@ def prompt_rollback_job():
     rollback()
 
 
-def _release(context: dg.OpExecutionContext, prompt_sync: PromptSyncResource, act) -> dg.Output:
+def _release(
+    context: dg.OpExecutionContext,
+    prompt_sync: PromptSyncResource,
+    act: Callable[[Releaser], ReleaseResult],
+) -> dg.Output[None]:
     config = prompt_sync.load_config()
     try:
         with prompt_sync.opik.connect(config.opik) as gateway:

@@ -112,9 +112,9 @@ class Releaser:
                 composite,
                 "unchanged",
                 f"{environment} already points to {composite} {_label(candidate)}",
-                environment,
-                candidate.version_number,
-                candidate.version_number,
+                environment=environment,
+                version=candidate.version_number,
+                previous=candidate.version_number,
             )
         performance = self._performance(composite, metric)
         candidate_perf = _performance_of(performance, candidate)
@@ -128,10 +128,10 @@ class Releaser:
                 composite,
                 "refused",
                 _refusal(composite, environment, comparison),
-                environment,
-                was,
-                was,
-                comparison,
+                environment=environment,
+                version=was,
+                previous=was,
+                comparison=comparison,
             )
         outcome: Outcome = "promoted" if comparison.passes else "forced"
         if dry_run:
@@ -142,10 +142,10 @@ class Releaser:
                 f"dry run: would point {environment} at {composite} {_label(candidate)}"
                 + (f" (now {was})" if was else "")
                 + ("" if comparison.passes else ", with --force despite the scores"),
-                environment,
-                was,
-                was,
-                comparison,
+                environment=environment,
+                version=was,
+                previous=was,
+                comparison=comparison,
             )
         notes = self._move(environment, candidate, current, record=True)
         forced = "" if outcome == "promoted" else " with --force, despite the scores"
@@ -155,11 +155,11 @@ class Releaser:
             outcome,
             f"promoted {composite} {_label(candidate)} to {environment}{forced}"
             + (f" (was {was})" if was else " (it pointed to no version before)"),
-            environment,
-            candidate.version_number,
-            was,
-            comparison,
-            notes,
+            environment=environment,
+            version=candidate.version_number,
+            previous=was,
+            comparison=comparison,
+            notes=notes,
         )
 
     # Roll back -------------------------------------------------------------------------------
@@ -185,9 +185,9 @@ class Releaser:
                 composite,
                 "unchanged",
                 f"{environment} already points to {composite} {_label(target)}",
-                environment,
-                target.version_number,
-                target.version_number,
+                environment=environment,
+                version=target.version_number,
+                previous=target.version_number,
             )
         # An explicit target is a move like a promotion (recorded, so it can be undone); stepping
         # back along the record keeps the older records, so a second rollback steps further back.
@@ -199,9 +199,9 @@ class Releaser:
             "rolled_back",
             f"rolled {environment} back to {composite} {_label(target)}"
             + (f" (was {was})" if was else ""),
-            environment,
-            target.version_number,
-            was,
+            environment=environment,
+            version=target.version_number,
+            previous=was,
             notes=notes,
         )
 
@@ -265,9 +265,9 @@ class Releaser:
             "restored",
             f"restored {composite} {_label(source)} as {_label(restored)}, the new latest version "
             f"(it was {latest.version_number}); the next sync pulls it into the charter",
-            None,
-            restored.version_number,
-            source.version_number,
+            environment=None,
+            version=restored.version_number,
+            previous=source.version_number,
             notes=tuple(notes),
         )
 
