@@ -392,3 +392,19 @@ def test_an_opik_failure_exits_1_and_leaves_production_where_it_was(
     assert code == 1
     assert "Opik answered 400" in err and "promoted" not in out
     assert production(opik_client, forseti) == "v1"
+
+
+def test_an_op_asked_for_an_unknown_composite_fails_with_the_reason(synced, monkeypatch):
+    monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(synced.config_path))
+
+    with dg.instance_for_test() as instance:
+        result = prompt_rollback_job.execute_in_process(
+            run_config={"ops": {"rollback": {"config": {"composite": "nope"}}}},
+            instance=instance,
+            resources=RESOURCES,
+            raise_on_error=False,
+        )
+
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "'nope' is not a composite of the configuration" in str(failure.step_failure_data.error)

@@ -199,3 +199,17 @@ def test_the_cursor_round_trips_and_a_broken_one_is_empty():
     seen = {"a": ("p-a", 3)}
     assert read_cursor(write_cursor(seen)) == seen
     assert read_cursor("not json") == {} and read_cursor(None) == {}
+
+
+def test_without_a_configuration_the_tick_fails_naming_the_variable(monkeypatch):
+    monkeypatch.delenv("PROMPT_SYNC_CONFIG", raising=False)
+
+    with dg.instance_for_test() as instance, pytest.raises(Exception) as raised:
+        tick(instance, None)
+
+    # Dagster wraps the resource's failure; the tick's error shows the whole chain.
+    chain, error = [], raised.value
+    while error is not None:
+        chain.append(str(error))
+        error = error.__cause__
+    assert any("set PROMPT_SYNC_CONFIG to the path of prompt_sync.yaml" in m for m in chain)
