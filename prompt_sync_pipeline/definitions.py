@@ -38,7 +38,7 @@ defs = dg.Definitions(
         production_check_job,
     ],
     schedules=[prompt_sync_daily],
-    # Promotion and rollback (ops in their own jobs), and the sensor that pulls new versions.
+    # production_not_behind runs in its own job; the sensor pulls new Opik versions in the day.
     asset_checks=[production_not_behind],
     sensors=[opik_prompt_changes],
     # Also for ad-hoc materializations from the UI (the implicit asset job): one process, so a

@@ -1,8 +1,8 @@
 """Promotion and rollback: move an Opik environment only to a version that won its experiments,
 move it back in one step, or restore an earlier version as the newest one."""
 
-from .engine import Releaser, ReleaseResult
-from .models import Comparison, ReleaseRefused, ReleaseUsageError, Side, compare
+from .engine import Releaser
+from .models import Comparison, ReleaseRefused, ReleaseResult, ReleaseUsageError, Side, compare
 
 __all__ = [
     "Comparison",

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from ..sync.config import SyncConfig
 from ..sync.opik_gateway import OpikError, OpikGateway
-from .engine import Releaser, ReleaseResult
-from .models import ReleaseRefused, ReleaseUsageError, describe_side
+from .engine import Releaser
+from .models import ReleaseRefused, ReleaseResult, ReleaseUsageError, describe_side
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

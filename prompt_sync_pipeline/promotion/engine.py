@@ -9,8 +9,6 @@ Opik keeps versions' environments but no history of their moves, so this tag is 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from ..performance import PromptPerformance, VersionPerformance, collect_performance
 from ..sync import composites as comp
@@ -21,6 +19,7 @@ from .models import (
     Comparison,
     Outcome,
     ReleaseRefused,
+    ReleaseResult,
     ReleaseUsageError,
     choose_metric,
     compare,
@@ -30,39 +29,6 @@ from .models import (
 ENV_TAG_PREFIX = "prompt-sync-env:"
 _TAG_LIMIT = 100  # Opik's longest version tag
 _VERSION_LABEL = re.compile(r"^v\d+$")
-
-
-@dataclass(frozen=True)
-class ReleaseResult:
-    """What ``promote`` or ``rollback`` did (or, refused, why it did nothing)."""
-
-    action: str
-    composite: str
-    outcome: Outcome
-    message: str
-    environment: str | None = None
-    version: str | None = None  # where the environment points now, or the restored version
-    previous: str | None = None  # where it pointed before, or the version restored from
-    comparison: Comparison | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome != "refused"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "composite": self.composite,
-            "outcome": self.outcome,
-            "ok": self.ok,
-            "message": self.message,
-            "environment": self.environment,
-            "version": self.version,
-            "previous": self.previous,
-            "comparison": self.comparison.to_json() if self.comparison else None,
-            "notes": list(self.notes),
-        }
 
 
 def env_tag(environment: str, previous: RemoteVersion | None) -> str:

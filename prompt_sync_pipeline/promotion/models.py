@@ -1,4 +1,5 @@
-"""What a promotion compares, and the arithmetic of the gate (plain, testable functions).
+"""What a promotion compares, the arithmetic of the gate (plain, testable functions), and what
+a promotion or rollback reports (``ReleaseResult``).
 
 A version may take an environment (``production``) from the version holding it only when it
 scores at least as well on one metric, over experiments on the *same datasets*: a score on an
@@ -158,3 +159,36 @@ def describe_side(label: str, side: Side, metric: str | None) -> str:
         f"{label} {side.version}: {metric} {side.score:.4f} "
         f"(mean of {count} experiment{'' if count == 1 else 's'}: {names})"
     )
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    """What ``promote`` or ``rollback`` did (or, refused, why it did nothing)."""
+
+    action: str
+    composite: str
+    outcome: Outcome
+    message: str
+    environment: str | None = None
+    version: str | None = None  # where the environment points now, or the restored version
+    previous: str | None = None  # where it pointed before, or the version restored from
+    comparison: Comparison | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "refused"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "composite": self.composite,
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "message": self.message,
+            "environment": self.environment,
+            "version": self.version,
+            "previous": self.previous,
+            "comparison": self.comparison.to_json() if self.comparison else None,
+            "notes": list(self.notes),
+        }
