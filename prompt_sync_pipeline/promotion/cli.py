@@ -6,7 +6,8 @@ Exit status: 0 done (or nothing to do), 1 refused or Opik failed (nothing moved)
 ``--json`` prints ``ReleaseResult.to_json()``: ``{"action", "composite", "outcome", "ok",
 "message", "environment", "version", "previous", "comparison": null | {"metric", "datasets",
 "min_delta", "required", "candidate": {"version", "score", "experiments"}, "current": ... | null,
-"passes"}, "notes"}``.
+"passes"}, "notes"}``; ``outcome`` is one of promoted, forced, would_promote, refused, unchanged,
+rolled_back, restored.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def add_arguments(command: argparse.ArgumentParser, name: str) -> None:
             "--version", metavar="vN", help="default: the charter's current composite"
         )
         command.add_argument(
-            "--metric", help="the feedback score to compare (default: the only one both have)"
+            "--metric",
+            metavar="M",
+            help="the feedback score to compare (default: the only one both have)",
         )
         command.add_argument(
             "--min-delta",
