@@ -16,6 +16,7 @@ from typing import TextIO
 
 from .cli_manners import StrictArgumentParser, quiet_on_broken_pipe
 from .delivery import CheckoutRefused, GitOutcome, start_git_run
+from .promotion import cli as release_cli
 from .sync.charter import CharterError
 from .sync.config import ConfigError, SyncConfig, load_config
 from .sync.engine import Side, run_sync
@@ -32,6 +33,7 @@ COMMANDS = {
     "plan": "dry run of sync: print every action with a unified diff, change nothing",
     "run-now": "launch prompt_sync_job in the local Dagster instance, like a scheduled run",
     "performance": "experiment scores per prompt version",
+    **release_cli.COMMANDS,
 }
 SEED_FLAGS = {"--all", "--pull-all", "--performance"}
 SEED_HELP = """The seed task's spellings still work (also as `python -m prompt_sync_pipeline`):
@@ -85,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "performance":
             command.add_argument("--prompt", help="only this prompt (composite or individual)")
             command.add_argument("--metric", help="only this feedback score")
+        if name in release_cli.COMMANDS:
+            release_cli.add_arguments(command, name)
     return parser
 
 
@@ -107,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_performance(
                 config, prompt=args.prompt, metric=args.metric, as_json=args.json
             )
+        if args.command in release_cli.COMMANDS:
+            return release_cli.run_release(config, args)
         git = None if getattr(args, "no_git", True) else start_git_run(config)
         report = run_sync(
             config,

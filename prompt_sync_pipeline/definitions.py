@@ -7,6 +7,8 @@ the configuration and the Opik settings are resolved when a run starts.
 import dagster as dg
 
 from prompt_sync_pipeline.defs import assets, performance
+from prompt_sync_pipeline.defs.production_check import production_check_job, production_not_behind
+from prompt_sync_pipeline.defs.release import prompt_promote_job, prompt_rollback_job
 from prompt_sync_pipeline.defs.resources import (
     OPIK_API_KEY_VAR,
     OPIK_URL_VAR,
@@ -16,6 +18,7 @@ from prompt_sync_pipeline.defs.resources import (
     env_var_if_set,
 )
 from prompt_sync_pipeline.defs.schedules import prompt_sync_daily, prompt_sync_job
+from prompt_sync_pipeline.defs.sensors import opik_prompt_changes, prompt_sync_pull_job
 from prompt_sync_pipeline.sync.config import CONFIG_ENV_VAR
 
 opik = OpikResource(
@@ -27,8 +30,17 @@ opik = OpikResource(
 defs = dg.Definitions(
     # The performance view is its own group, on demand: not part of the midnight job.
     assets=dg.load_assets_from_modules([assets, performance]),
-    jobs=[prompt_sync_job],
+    jobs=[
+        prompt_sync_job,
+        prompt_sync_pull_job,
+        prompt_promote_job,
+        prompt_rollback_job,
+        production_check_job,
+    ],
     schedules=[prompt_sync_daily],
+    # production_not_behind runs in its own job; the sensor pulls new Opik versions in the day.
+    asset_checks=[production_not_behind],
+    sensors=[opik_prompt_changes],
     # Also for ad-hoc materializations from the UI (the implicit asset job): one process, so a
     # run's steps share its session (one read of Opik); the chain is sequential anyway.
     executor=dg.in_process_executor,

@@ -46,14 +46,24 @@ def test_four_assets_in_one_lineage_chain():
 def test_checks_guard_the_pushes():
     graph = defs.resolve_asset_graph()
     checks = {key.name: key for key in graph.asset_check_keys}
-    assert sorted(checks) == ["composites_match_charter", "persona_drift"]
+    assert sorted(checks) == ["composites_match_charter", "persona_drift", "production_not_behind"]
     assert checks["persona_drift"].asset_key.to_user_string() == "local_individual_prompts"
     assert checks["composites_match_charter"].asset_key.to_user_string() == "pushed_composites"
     persona_drift = graph.get_check_spec(checks["persona_drift"])
     assert persona_drift.blocking
-    # The job runs the whole group, checks included.
+    assert checks["production_not_behind"].asset_key.to_user_string() == "pushed_composites"
+    # The job runs the whole group with the checks inside its steps; production_not_behind
+    # (experiments, not the sync) runs in its own job.
     job = defs.resolve_job_def("prompt_sync_job")
-    assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} == set(checks)
+    assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} == {
+        "composites_match_charter",
+        "persona_drift",
+    }
+    assert [node.name for node in job.graph.nodes if "production" in node.name] == []
+    check_job = defs.resolve_job_def("production_check_job")
+    assert [node.name for node in check_job.graph.nodes] == [
+        "pushed_composites_production_not_behind"
+    ]
 
 
 def test_daily_schedule():

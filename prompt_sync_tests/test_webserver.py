@@ -146,5 +146,6 @@ def test_webserver_serves_assets_checks_and_schedule(webserver: str):
         for node in nodes.values()
         for check in (node["assetChecksOrError"] or {}).get("checks", [])
     }
-    assert sorted(checks) == ["composites_match_charter", "persona_drift"]
+    assert sorted(checks) == ["composites_match_charter", "persona_drift", "production_not_behind"]
     assert checks["persona_drift"]["blocking"]
+    assert not checks["production_not_behind"]["blocking"]

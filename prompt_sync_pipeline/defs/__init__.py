@@ -7,4 +7,7 @@ Modules, in reading order:
 - ``summaries``: counters and markdown summaries attached to materializations.
 - ``run_tags``: the run key, the success key and the counters as run tags.
 - ``schedules``: ``prompt_sync_job`` and the daily schedule.
+- ``sensors``: ``opik_prompt_changes`` and the pull-only job it starts.
+- ``release``: the ``promote`` and ``rollback`` ops, each in its own job.
+- ``production_check``: ``production_not_behind`` and the job that runs it.
 """

@@ -11,6 +11,7 @@ from prompt_sync_pipeline.sync.config import ConfigError, load_config
 
 from . import run_tags
 from .assets import GROUP
+from .production_check import PRODUCTION_NOT_BEHIND
 
 JOB_NAME = "prompt_sync_job"
 SCHEDULE_NAME = "prompt_sync_daily"
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 
 prompt_sync_job = dg.define_asset_job(
     JOB_NAME,
-    selection=dg.AssetSelection.groups(GROUP),  # checks included: they are inside the steps
+    # Checks included: they are inside the steps. production_not_behind is not: it reads
+    # experiments, so the sync keeps its one read per composite (see production_check).
+    selection=dg.AssetSelection.groups(GROUP) - dg.AssetSelection.checks(PRODUCTION_NOT_BEHIND),
     description="The nightly sync: pull the composites from Opik into the charter, then push "
     "the individual prompts and the composites back. Fails when any prompt failed.",
     # The steps share one read of Opik and one engine through the run's session: one process.

@@ -88,6 +88,14 @@ class GitSettings(_Strict):
         return self
 
 
+class SensorSettings(_Strict):
+    """The ``opik_prompt_changes`` sensor: how often it lists Opik's prompts, and what a new
+    composite version starts (the pull only, or the whole sync). Switched on in Dagster's UI."""
+
+    interval_seconds: int = Field(default=300, ge=30, le=86400)
+    run_pushes: bool = False
+
+
 class SyncConfig(_Strict):
     """Validated configuration, with the charter path resolved against the config file."""
 
@@ -99,6 +107,7 @@ class SyncConfig(_Strict):
     lock_timeout_seconds: float = Field(default=30.0, ge=0, le=3600)
     schedule_timezone: str = "UTC"
     git: GitSettings | None = None  # absent: the run never touches git
+    sensor: SensorSettings = SensorSettings()
 
     @field_validator("schedule_timezone")
     @classmethod

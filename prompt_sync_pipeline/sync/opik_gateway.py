@@ -70,6 +70,7 @@ class RemoteVersion:
     tags: list[str] = field(default_factory=list)
     created_by: str | None = None
     created_at: datetime | None = None
+    environments: tuple[str, ...] = ()  # the environments (e.g. production) it holds now
 
     @classmethod
     def from_rest(cls, version: Any, prompt_id: str | None = None) -> RemoteVersion:
@@ -85,6 +86,7 @@ class RemoteVersion:
             tags=list(version.tags or []),
             created_by=version.created_by,
             created_at=version.created_at,
+            environments=tuple(getattr(version, "environments", None) or ()),
         )
 
 
@@ -348,6 +350,33 @@ class OpikGateway:
             ids=[version_id],
             update=PromptVersionUpdate(tags=[tag]),
             merge_tags=True,
+        )
+
+    def environment_names(self) -> list[str]:
+        """The environments registered in the workspace (production, staging, ...)."""
+        page = self._call("read", self._rest.environments.find_environments)
+        return [env.name for env in page.content or []]
+
+    def set_environments(self, version_id: str, environments: list[str]) -> None:
+        """Make ``environments`` the version's full set; each moves here from any other version
+        of the same prompt (Opik's one owner per prompt and environment)."""
+        self._call(
+            "write",
+            self._rest.prompts.set_prompt_version_environment,
+            version_id,
+            environments=environments,
+        )
+
+    def set_tags(self, version_id: str, tags: list[str]) -> None:
+        """Replace the version's tags (``add_tag`` merges one in)."""
+        from opik.rest_api.types import PromptVersionUpdate
+
+        self._call(
+            "write",
+            self._rest.prompts.update_prompt_versions,
+            ids=[version_id],
+            update=PromptVersionUpdate(tags=tags),
+            merge_tags=False,
         )
 
     # Transport -----------------------------------------------------------------------------

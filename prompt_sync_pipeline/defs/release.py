@@ -1,0 +1,136 @@
+"""``promote`` and ``rollback`` as Dagster ops, each in its own job, for the data team's UI.
+
+They call the same ``promotion.Releaser`` as ``prompt-sync promote`` / ``rollback``. The run
+config names the composite, the environment, the version and (promote) the metric; the op's
+output carries the decision and both scores as metadata. A refusal fails the run, with the same
+metadata and the reason, so nothing moved is never shown as a success.
+"""
+
+# No `from __future__ import annotations` here: Dagster reads the annotations at import.
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from ..promotion import Releaser, ReleaseRefused, ReleaseResult, ReleaseUsageError
+from ..sync.opik_gateway import OpikError
+from .resources import PromptSyncResource
+
+PROMOTE_JOB_NAME = "prompt_promote_job"
+ROLLBACK_JOB_NAME = "prompt_rollback_job"
+
+
+class PromoteConfig(dg.Config):
+    composite: str = Field(description="The composite to promote, as named in the configuration.")
+    environment: str = Field(default="production", description="The Opik environment to move.")
+    version: str | None = Field(
+        default=None, description="vN to promote; empty: the charter's current composite."
+    )
+    metric: str | None = Field(
+        default=None, description="Feedback score to compare; empty: the only one both share."
+    )
+    min_delta: float = Field(default=0.0, description="Required margin over the current version.")
+    force: bool = Field(default=False, description="Promote whatever the scores say.")
+    dry_run: bool = Field(default=False, description="Decide and report; move nothing.")
+
+
+class RollbackConfig(dg.Config):
+    composite: str = Field(description="The composite to roll back.")
+    environment: str | None = Field(
+        default=None,
+        description="Move this environment back; empty: restore the version as the newest.",
+    )
+    version: str | None = Field(
+        default=None,
+        description="vN to go back to; empty: where the environment pointed before the last "
+        "promotion, or (no environment) the previous version.",
+    )
+
+
+@dg.op(out=dg.Out(dg.Nothing), tags={"kind": "opik"})
+def promote(
+    context: dg.OpExecutionContext, config: PromoteConfig, prompt_sync: PromptSyncResource
+) -> dg.Output[None]:
+    """Point an Opik environment at a composite version only if it won its experiments."""
+    return _release(
+        context,
+        prompt_sync,
+        lambda releaser: releaser.promote(
+            config.composite,
+            config.environment,
+            version=config.version,
+            metric=config.metric,
+            min_delta=config.min_delta,
+            force=config.force,
+            dry_run=config.dry_run,
+        ),
+    )
+
+
+@dg.op(out=dg.Out(dg.Nothing), tags={"kind": "opik"})
+def rollback(
+    context: dg.OpExecutionContext, config: RollbackConfig, prompt_sync: PromptSyncResource
+) -> dg.Output[None]:
+    """Move an environment back, or restore an earlier version as the newest one."""
+    return _release(
+        context,
+        prompt_sync,
+        lambda releaser: releaser.rollback(
+            config.composite, to=config.version, environment=config.environment
+        ),
+    )
+
+
+@dg.job(name=PROMOTE_JOB_NAME, executor_def=dg.in_process_executor)
+def prompt_promote_job():
+    """Promote a composite version to an Opik environment, gated on its experiment scores."""
+    promote()
+
+
+@dg.job(name=ROLLBACK_JOB_NAME, executor_def=dg.in_process_executor)
+def prompt_rollback_job():
+    """Roll an Opik environment back, or restore an earlier composite version as the newest."""
+    rollback()
+
+
+def _release(
+    context: dg.OpExecutionContext,
+    prompt_sync: PromptSyncResource,
+    act: Callable[[Releaser], ReleaseResult],
+) -> dg.Output[None]:
+    config = prompt_sync.load_config()
+    try:
+        with prompt_sync.opik.connect(config.opik) as gateway:
+            result = act(Releaser(config, gateway))
+    except (ReleaseUsageError, ReleaseRefused, OpikError) as exc:
+        raise dg.Failure(description=str(exc)) from None
+    metadata = release_metadata(result)
+    if not result.ok:
+        raise dg.Failure(description=result.message, metadata=metadata)
+    context.log.info(result.message)
+    return dg.Output(None, metadata=metadata)
+
+
+def release_metadata(result: ReleaseResult) -> dict[str, Any]:
+    """The decision, where the environment points now and before, and both scores."""
+    metadata: dict[str, Any] = {
+        "decision": dg.MetadataValue.text(result.outcome),
+        "message": dg.MetadataValue.md(result.message.replace("\n", "  \n")),
+        "composite": dg.MetadataValue.text(result.composite),
+        "version": dg.MetadataValue.text(result.version or ""),
+        "previous": dg.MetadataValue.text(result.previous or ""),
+    }
+    if result.environment:
+        metadata["environment"] = dg.MetadataValue.text(result.environment)
+    comparison = result.comparison
+    if comparison is not None:
+        metadata["metric"] = dg.MetadataValue.text(comparison.metric or "")
+        metadata["comparison"] = dg.MetadataValue.json(comparison.to_json())
+        if comparison.candidate.score is not None:
+            metadata["candidate_score"] = dg.MetadataValue.float(comparison.candidate.score)
+        if comparison.current is not None and comparison.current.score is not None:
+            metadata["current_score"] = dg.MetadataValue.float(comparison.current.score)
+    if result.notes:
+        metadata["notes"] = dg.MetadataValue.json(list(result.notes))
+    return metadata

@@ -1,0 +1,107 @@
+"""``opik_prompt_changes``: react to a new composite version in Opik between midnights.
+
+Every few minutes (``sensor.interval_seconds``) it lists the Opik project's prompts once (the
+cheap check; no version is read) and, when a managed composite has a version the charter's sync
+state has not seen, requests one run of ``prompt_sync_pull_job`` (or of ``prompt_sync_job``
+with ``sensor.run_pushes: true``) with the run key ``<composite>@v<N>``. It is off until someone
+switches it on in the UI. Loading it reads the configuration for the interval only; the Opik SDK
+is imported when the sensor is evaluated, never when the code location loads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import dagster as dg
+
+from prompt_sync_pipeline.sync.config import ConfigError, SensorSettings, SyncConfig, load_config
+from prompt_sync_pipeline.sync.opik_gateway import RemotePrompt
+from prompt_sync_pipeline.sync.state import load_state
+from prompt_sync_pipeline.sync.watch import read_cursor, run_key, unseen_versions, write_cursor
+
+from . import run_tags
+from .assets import local_individual_prompts, opik_composites
+from .resources import PromptSyncResource
+from .schedules import prompt_sync_job
+
+SENSOR_NAME = "opik_prompt_changes"
+PULL_JOB_NAME = "prompt_sync_pull_job"
+CHANGED_TAG = run_tags.PREFIX + "opik_versions"  # the new versions that started the run
+_SHOWN = 10  # composites named in a skip reason
+
+log = logging.getLogger(__name__)
+
+prompt_sync_pull_job = dg.define_asset_job(
+    PULL_JOB_NAME,
+    selection=dg.AssetSelection.assets(opik_composites, local_individual_prompts),
+    description="The pull only: bring the composites' changes in Opik into the charter. "
+    "Started by opik_prompt_changes when a new composite version appears in Opik.",
+    executor_def=dg.in_process_executor,
+)
+
+
+def sensor_settings() -> SensorSettings:
+    """The configured ``sensor`` section, read when the code location loads; defaults without it."""
+    try:
+        return load_config().sensor
+    except (ConfigError, OSError) as exc:
+        log.info("opik_prompt_changes uses its default settings: %s", exc)
+        return SensorSettings()
+
+
+def build_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=interval_seconds,
+        jobs=[prompt_sync_pull_job, prompt_sync_job],
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=f"Every {interval_seconds} s, one listing of the Opik project's prompts: a "
+        "composite with a version the charter's sync state has not seen starts one pull (run "
+        "key <composite>@v<N>), or the whole sync with sensor.run_pushes.",
+    )
+    def opik_prompt_changes(
+        context: dg.SensorEvaluationContext, prompt_sync: PromptSyncResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        config = prompt_sync.load_config()
+        with prompt_sync.opik.connect(config.opik) as gateway:
+            listing = gateway.list_prompts()
+            workspace = gateway.workspace
+        state = load_state(config.state_path, workspace=workspace, project=config.opik.project_name)
+        requested = read_cursor(context.cursor)
+        unseen = unseen_versions(listing, config.composites, state, requested)
+        if not unseen:
+            return dg.SkipReason(_nothing_new(config, listing, state is not None))
+        key = run_key(unseen)
+        job = prompt_sync_job if config.sensor.run_pushes else prompt_sync_pull_job
+        seen = {**requested, **{n: (p.id, p.version_count) for n, p in unseen.items()}}
+        request = dg.RunRequest(
+            run_key=key,
+            job_name=job.name,
+            tags={run_tags.TRIGGER_TAG: "sensor", CHANGED_TAG: key},
+        )
+        # Returned together: Dagster stores the cursor with the tick that made the request.
+        return dg.SensorResult(run_requests=[request], cursor=write_cursor(seen))
+
+    return opik_prompt_changes
+
+
+def _nothing_new(config: SyncConfig, listing: Mapping[str, RemotePrompt], has_state: bool) -> str:
+    listed = [f"{n}@v{listing[n].version_count}" for n in config.composites if n in listing]
+    missing = len(config.composites) - len(listed)
+    more = len(listed) - _SHOWN
+    shown = ", ".join(listed[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
+    source = (
+        f"the sync state {config.state_path.name} or this sensor's earlier requests"
+        if has_state
+        else f"this sensor's earlier requests (no sync state {config.state_path.name} yet)"
+    )
+    return (
+        f"No new composite version in Opik project {config.opik.project_name}: one listing, "
+        f"{len(listed)} managed composites ({shown or 'none'}) as already seen by {source}"
+        + (f"; {missing} not in Opik yet" if missing else "")
+        + "."
+    )
+
+
+opik_prompt_changes = build_sensor(sensor_settings().interval_seconds)

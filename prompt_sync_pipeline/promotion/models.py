@@ -1,0 +1,194 @@
+"""What a promotion compares, the arithmetic of the gate (plain, testable functions), and what
+a promotion or rollback reports (``ReleaseResult``).
+
+A version may take an environment (``production``) from the version holding it only when it
+scores at least as well on one metric, over experiments on the *same datasets*: a score on an
+easy dataset says nothing against a score on a hard one. Each side's score is the performance
+view's own (the mean of its experiments' means, ``performance.models.mean_scores``), restricted
+to the datasets both versions were evaluated on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..performance.models import SCORE_DECIMALS, ExperimentRun, VersionPerformance, mean_scores
+
+Outcome = Literal[
+    "promoted",  # the gate passed and the environment moved
+    "forced",  # the gate did not pass (or could not be judged) and --force moved it anyway
+    "would_promote",  # dry run: the gate passed, nothing moved
+    "refused",  # the gate did not pass, or nothing comparable: nothing moved
+    "unchanged",  # the environment already points there
+    "rolled_back",  # the environment moved back
+    "restored",  # an old version was restored as the new latest one
+]
+
+
+class ReleaseUsageError(ValueError):
+    """The command named something that does not exist (composite, version, environment, metric)."""
+
+
+class ReleaseRefused(Exception):
+    """The move can't be made as asked; the message says why and what to do. Nothing changed."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One version's score in a comparison, and the experiments it came from."""
+
+    version: str
+    score: float | None
+    experiments: tuple[ExperimentRun, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "score": self.score,
+            "experiments": [e.name for e in self.experiments],
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The candidate against the environment's current version on one metric."""
+
+    metric: str | None
+    datasets: tuple[str, ...]
+    candidate: Side
+    current: Side | None  # None: the environment holds no version of the prompt yet
+    min_delta: float = 0.0
+
+    @property
+    def required(self) -> float | None:
+        if self.current is None or self.current.score is None:
+            return None
+        return round(self.current.score + self.min_delta, SCORE_DECIMALS)
+
+    @property
+    def comparable(self) -> bool:
+        return self.current is None or (
+            self.candidate.score is not None and self.current.score is not None
+        )
+
+    @property
+    def passes(self) -> bool:
+        if self.current is None:
+            return True  # nothing to beat
+        required = self.required
+        score = self.candidate.score
+        return required is not None and score is not None and score >= required
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "datasets": list(self.datasets),
+            "min_delta": self.min_delta,
+            "required": self.required,
+            "candidate": self.candidate.to_json(),
+            "current": self.current.to_json() if self.current else None,
+            "passes": self.passes,
+        }
+
+
+def scored_datasets(version: VersionPerformance, metric: str) -> set[str]:
+    return {e.dataset for e in version.experiments if e.dataset and metric in e.scores}
+
+
+def shared_metrics(candidate: VersionPerformance, current: VersionPerformance) -> list[str]:
+    """The metrics both versions were scored on over at least one common dataset."""
+    metrics = {m for e in candidate.experiments for m in e.scores}
+    return sorted(m for m in metrics if scored_datasets(candidate, m) & scored_datasets(current, m))
+
+
+def choose_metric(
+    candidate: VersionPerformance, current: VersionPerformance | None, metric: str | None
+) -> str | None:
+    """The metric asked for; else the only one both versions share. Several: the user chooses."""
+    if metric is not None or current is None:
+        return metric
+    shared = shared_metrics(candidate, current)
+    if len(shared) > 1:
+        raise ReleaseUsageError(
+            f"{candidate.version} and {current.version} were both scored on {', '.join(shared)}: "
+            "choose one with --metric"
+        )
+    return shared[0] if shared else None
+
+
+def compare(
+    candidate: VersionPerformance,
+    current: VersionPerformance | None,
+    metric: str | None,
+    min_delta: float = 0.0,
+) -> Comparison:
+    """The candidate's and the current version's scores on ``metric`` over their shared datasets."""
+    if current is None:
+        return Comparison(metric, (), _side(candidate, metric, None), None, min_delta)
+    datasets = (
+        scored_datasets(candidate, metric) & scored_datasets(current, metric) if metric else set()
+    )
+    return Comparison(
+        metric,
+        tuple(sorted(datasets)),
+        _side(candidate, metric, datasets),
+        _side(current, metric, datasets),
+        min_delta,
+    )
+
+
+def _side(version: VersionPerformance, metric: str | None, datasets: set[str] | None) -> Side:
+    if metric is None:
+        return Side(version.version, None)
+    experiments = tuple(
+        e
+        for e in version.experiments
+        if metric in e.scores and (datasets is None or e.dataset in datasets)
+    )
+    return Side(version.version, mean_scores(experiments).get(metric), experiments)
+
+
+def describe_side(label: str, side: Side, metric: str | None) -> str:
+    """``production's v2: accuracy 0.6667 (mean of 2 experiments: a, b)``."""
+    if side.score is None:
+        return f"{label} {side.version}: no experiment scoring {metric} on a shared dataset"
+    names = ", ".join(e.name for e in side.experiments)
+    count = len(side.experiments)
+    return (
+        f"{label} {side.version}: {metric} {side.score:.4f} "
+        f"(mean of {count} experiment{'' if count == 1 else 's'}: {names})"
+    )
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    """What ``promote`` or ``rollback`` did (or, refused, why it did nothing)."""
+
+    action: str
+    composite: str
+    outcome: Outcome
+    message: str
+    environment: str | None = None
+    version: str | None = None  # where the environment points now, or the restored version
+    previous: str | None = None  # where it pointed before, or the version restored from
+    comparison: Comparison | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "refused"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "composite": self.composite,
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "message": self.message,
+            "environment": self.environment,
+            "version": self.version,
+            "previous": self.previous,
+            "comparison": self.comparison.to_json() if self.comparison else None,
+            "notes": list(self.notes),
+        }
