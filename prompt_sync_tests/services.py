@@ -1,7 +1,8 @@
 """Machine services some tests need: a PostgreSQL server the session starts itself, Chromium.
 
 Outside CI a missing one skips those tests with a loud reason; in CI (``CI`` set) it fails them,
-since ``.ci/run`` installs both.
+since ``.ci/run`` installs both. A pytest plugin (``conftest.py`` loads it): its fixtures give a
+test a production-like Dagster instance, ``docs/dagster.yaml`` on its own PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
+DOCS_DAGSTER_YAML = REPO / "docs" / "dagster.yaml"
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's postgresql package keeps its binaries out of PATH.
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -140,18 +144,21 @@ def running_postgres() -> Iterator[Postgres]:
         "start",
     )
     try:
-        _create_database(server)
+        create_database(server)
         yield server
     finally:
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _create_database(server: Postgres) -> None:
+def create_database(server: Postgres) -> None:
     import psycopg2
 
     connection = psycopg2.connect(
-        host=server.host, port=server.port, user=server.user, password=server.password,
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        password=server.password,
         dbname="postgres",
     )
     connection.autocommit = True  # CREATE DATABASE can't run in a transaction
@@ -175,3 +182,40 @@ def chromium() -> Path:
     if not CHROMIUM.exists():
         missing(f"Chromium is not installed ({CHROMIUM})")
     return CHROMIUM
+
+
+@dataclass(frozen=True)
+class ProductionHome:
+    """A ``DAGSTER_HOME`` whose ``dagster.yaml`` is the docs' file, on a database of its own."""
+
+    path: Path
+    postgres: Postgres
+    env: dict[str, str]  # DAGSTER_HOME, DAGSTER_PG_*, DAGSTER_COMPUTE_LOG_DIR
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """The session's PostgreSQL, started on a free loopback port (skips or fails when absent)."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def production_home(
+    postgres_server: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ProductionHome:
+    """docs/dagster.yaml (linked, not copied: the tested file is the documented one) on a fresh
+    database; the variables it reads are set in this process for the test's duration."""
+    database = replace(postgres_server, database=f"dagster_{uuid.uuid4().hex[:12]}")
+    create_database(database)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").symlink_to(DOCS_DAGSTER_YAML)
+    env = {
+        **database.env,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "compute_logs"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return ProductionHome(home, database, env)

@@ -1,0 +1,99 @@
+"""The real Dagster webserver (``dagster-webserver -w workspace.yaml``) for tests, and its GraphQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from prompt_sync_tests.services import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LOCATION = "prompt_sync_pipeline"
+REPOSITORY = "__repository__"  # the name Dagster gives a Definitions object's repository
+
+LOAD_STATUS = """
+{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }
+"""
+
+JOB_RUNS = """
+query JobRuns($location: String!, $repository: String!, $job: String!) {
+  pipelineOrError(params: {repositoryLocationName: $location, repositoryName: $repository,
+                           pipelineName: $job}) {
+    __typename
+    ... on Pipeline { runs { runId status } }
+  }
+}
+"""
+
+
+@contextmanager
+def running_webserver(env: Mapping[str, str], log_path: Path) -> Iterator[str]:
+    """The webserver on a free loopback port, in exactly ``env`` (with its ``DAGSTER_HOME``); its
+    base URL.
+
+    Returns once the code location has loaded.
+    """
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                str(BIN / "dagster-webserver"),
+                *("-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)),
+            ],
+            cwd=REPO,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_loaded(url)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def graphql(url: str, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    response = httpx.post(
+        f"{url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=30
+    )
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+def wait_until_loaded(url: str, timeout: float = 120) -> None:
+    """Poll until the code location has loaded (the webserver loads it in the background)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = graphql(url, LOAD_STATUS)
+            entries = last["workspaceOrError"]["locationEntries"]
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                return
+        except (httpx.TransportError, ValueError, KeyError, TypeError, AssertionError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"the code location did not load in {timeout}s: {last}")
+
+
+def job_run_ids(url: str, job: str = "prompt_sync_job") -> list[str]:
+    """The runs the job's Runs tab lists (runs of this job from this code location)."""
+    data = graphql(url, JOB_RUNS, {"location": LOCATION, "repository": REPOSITORY, "job": job})
+    result = data["pipelineOrError"]
+    assert result["__typename"] == "Pipeline", result
+    return [run["runId"] for run in result["runs"]]
