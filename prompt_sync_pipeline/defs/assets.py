@@ -18,7 +18,7 @@ import dagster as dg
 
 from prompt_sync_pipeline.sync.report import Action
 
-from . import checks, run_tags, summaries
+from . import checks, failures, run_tags, summaries
 from .resources import PromptSyncResource, SyncSession
 
 GROUP = "prompt_sync"
@@ -41,7 +41,9 @@ def opik_composites(
     preview = session.preview_pull(charter, plan)
     metadata = summaries.opik_composites_metadata(session.config, plan, preview)
     problems = [_problem(a) for a in preview.actions if not a.ok]
-    yield from _complete(context, session, dg.MaterializeResult(metadata=metadata), problems)
+    result = dg.MaterializeResult(metadata=metadata)
+    failure = failures.nothing_read(plan.reads)
+    yield from _complete(context, session, result, problems, failure=failure)
 
 
 @dg.asset(
@@ -71,7 +73,7 @@ def local_individual_prompts(
     metadata["charter"] = dg.MetadataValue.path(str(session.config.charter))
     drift = checks.persona_drift(session.config, plan)
     result = dg.MaterializeResult(metadata=metadata, check_results=[drift])
-    yield from _complete(context, session, result)
+    yield from _complete(context, session, result, failure=failures.nothing_read(plan.reads))
 
 
 @dg.asset(
@@ -95,7 +97,8 @@ def pushed_individuals(
         session.engine.push_individuals(charter, step, session.plan)
     session.record(step)
     result = dg.MaterializeResult(metadata=summaries.step_metadata(step, "individual"))
-    yield from _complete(context, session, result)
+    failure = failures.nothing_synced(step.actions, "individual prompts")
+    yield from _complete(context, session, result, failure=failure)
 
 
 @dg.asset(
@@ -125,7 +128,8 @@ def pushed_composites(
         metadata=summaries.step_metadata(step, "composite"), check_results=[match]
     )
     problems = [] if match.passed or session.dry_run else [f"check: {match.description}"]
-    yield from _complete(context, session, result, problems)
+    failure = failures.nothing_synced(step.actions, "composites")
+    yield from _complete(context, session, result, problems, failure=failure)
 
 
 CHAIN = (opik_composites, local_individual_prompts, pushed_individuals, pushed_composites)
@@ -137,17 +141,23 @@ def _complete(
     session: SyncSession,
     result: dg.MaterializeResult,
     problems: Sequence[str] = (),
+    *,
+    failure: dg.Failure | None = None,
 ) -> Iterator[dg.MaterializeResult]:
     """Materialize, put the run's counters on the run, and, in the run's last step, end the run.
 
     Only the last step fails the run for prompts that failed: failing earlier would skip the
-    steps after it, and each step should do what it can.
+    steps after it, and each step should do what it can. A step that could not reach Opik at
+    all (``failure``) fails at once, with no materialization and no check result.
     """
     run_id = context.run.run_id
-    tags = run_tags.counter_tags(session.report.counters)
+    # Only the counters of the steps this run ran: a single-asset run doesn't claim zeros.
+    tags = run_tags.counter_tags(run_tags.counters_of_steps_run(session.report))
     if session.dry_run:
         tags[run_tags.DRY_RUN_TAG] = "true"
     context.instance.add_run_tags(run_id, tags)
+    if failure is not None:
+        raise failure
     yield result
     selected = context.job_def.asset_layer.selected_asset_keys
     position = CHAIN_KEYS.index(context.asset_key)
@@ -158,7 +168,10 @@ def _complete(
         raise dg.Failure(
             description=f"{len(failures)} problem(s) in this sync run:\n"
             + "\n".join(f"- {line}" for line in failures),
-            metadata={k: dg.MetadataValue.int(v) for k, v in session.report.counters.items()},
+            metadata={
+                k: dg.MetadataValue.int(v)
+                for k, v in run_tags.counters_of_steps_run(session.report).items()
+            },
         )
     # The success key marks the day's task as done: only a whole, real sync can set it.
     if session.dry_run or not all(key in selected for key in CHAIN_KEYS):
