@@ -62,13 +62,13 @@ def test_opik_unreachable_fails_the_first_step_and_shows_nothing_green(
     assert check_results(result) == {}  # never evaluated: not reported
     failures = step_failures(result)
     assert list(failures) == ["opik_composites"]
-    assert "Opik could not be read: none of the 3 composites was read" in failures[
-        "opik_composites"
-    ]
+    assert (
+        "Opik could not be read: none of the 3 composites was read" in failures["opik_composites"]
+    )
     assert "unreachable" in failures["opik_composites"]
     assert "Check OPIK_URL_OVERRIDE" in failures["opik_composites"]
     assert counter_tags(run_tags(instance, result.run_id)) == {}
-    assert dg.DagsterRunStatus.FAILURE == instance.get_run_by_id(result.run_id).status
+    assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.FAILURE
 
 
 def test_a_single_asset_run_with_opik_down_fails_and_counts_only_its_step(
@@ -79,8 +79,9 @@ def test_a_single_asset_run_with_opik_down_fails_and_counts_only_its_step(
     result = run_job(instance, assets=["pushed_individuals"])
 
     assert_nothing_green(result)
-    assert "Opik could not be synced: all 4 individual prompts failed" in (
-        step_failures(result)["pushed_individuals"]
+    assert (
+        "Opik could not be synced: all 4 individual prompts failed"
+        in (step_failures(result)["pushed_individuals"])
     )
     assert counter_tags(run_tags(instance, result.run_id)) == {
         "individual_synced": 0,
