@@ -72,12 +72,14 @@ def test_full_run_pulls_pushes_and_records_the_run(forseti, opik_client, opik_ta
         1,
         2,
     )
-    assert "changed in Opik: the pull adopts it" in drift["summary"]
+    assert f"| `{COMPOSITE}` | " in drift["summary"]
+    assert "| in sync | Opik ahead |" in drift["summary"]  # short cells; the long text below
+    assert "changed in Opik: the pull adopts it" in drift["drift"]
     assert OPTIMIZED.strip() in drift["drift"]
     pull = metadata["local_individual_prompts"]
     assert (pull["pull_changed"], pull["pull_failed"], pull["outcome_adopted"]) == (1, 0, 1)
     assert "| `forseti.charter_validation` | adopted |" in pull["summary"]
-    assert f"+{OPTIMIZED.strip()}" in pull["diffs"]
+    assert f"+{OPTIMIZED.strip()}" in pull["diff: forseti.charter_validation"]
     individuals = metadata["pushed_individuals"]
     assert (individuals["individual_synced"], individuals["individual_failed"]) == (4, 0)
     assert (individuals["outcome_created"], individuals["outcome_unchanged"]) == (1, 3)
