@@ -1,5 +1,5 @@
 """The Dagster UI in a real browser: headless Chromium (Debian's) driven by Playwright's Python API,
-on an instance with one completed run. Screenshots go to ``test-artifacts/``."""
+on an instance with one completed run, served by ``dg dev``. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ def test_the_ui_shows_the_lineage_the_checks_and_the_counters(
     ARTIFACTS.mkdir(exist_ok=True)
 
     with (
-        running_webserver(dict(os.environ), tmp_path / "webserver.log") as url,
+        # `dg dev`, as the README says to open the UI: the webserver and a daemon.
+        running_webserver(dict(os.environ), tmp_path / "dg-dev.log", dg_dev=True) as url,
         chromium_page() as page,
     ):
         _open(page, f"{url}/locations/prompt_sync_pipeline/asset-groups/prompt_sync")

@@ -35,19 +35,27 @@ query JobRuns($location: String!, $repository: String!, $job: String!) {
 
 
 @contextmanager
-def running_webserver(env: Mapping[str, str], log_path: Path) -> Iterator[str]:
+def running_webserver(
+    env: Mapping[str, str], log_path: Path, *, dg_dev: bool = False
+) -> Iterator[str]:
     """The webserver on a free loopback port, in exactly ``env`` (with its ``DAGSTER_HOME``); its
-    base URL.
+    base URL. With ``dg_dev``, ``dg dev`` (the webserver and a daemon, from ``[tool.dg]``).
 
     Returns once the code location has loaded.
     """
     port = free_port()
+    if dg_dev:
+        # dg checks that the project's virtualenv is the active one.
+        env = {**env, "VIRTUAL_ENV": str(BIN.parent)}
+        command = [str(BIN / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        command = [
+            str(BIN / "dagster-webserver"),
+            *("-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)),
+        ]
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                str(BIN / "dagster-webserver"),
-                *("-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)),
-            ],
+            command,
             cwd=REPO,
             env=dict(env),
             stdout=log,
