@@ -2,7 +2,8 @@
 
 ``prompt-sync run-now`` launches through the code location (no daemon: it launches directly), the
 run, its tags, its materializations and its check results land in PostgreSQL (read back with
-SQL), and the webserver on the same instance lists the run in the job's Runs tab.
+SQL), and the webserver on the same instance lists the run in the job's Runs tab and
+re-executes it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import sqlalchemy as sa
 
 from prompt_sync_tests.forseti import make_forseti
 from prompt_sync_tests.services import ProductionHome
-from prompt_sync_tests.webserver import REPO, job_run_ids, running_webserver
+from prompt_sync_tests.webserver import (
+    REPO,
+    job_run_ids,
+    reexecute,
+    run_origin,
+    running_webserver,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +105,11 @@ def test_run_now_on_postgres_is_stored_there_and_listed_in_the_jobs_runs_tab(
 
     with running_webserver(env, tmp_path / "webserver.log") as url:
         assert run_id in job_run_ids(url)
+        assert run_origin(url, run_id) == {
+            "repositoryLocationName": "prompt_sync_pipeline",
+            "repositoryName": "__repository__",
+        }
+        # Re-execute from the UI: accepted, a new run of the same root (queued: no daemon here).
+        again = reexecute(url, run_id)
+        assert again["__typename"] == "LaunchRunSuccess", again
+        assert again["run"]["rootRunId"] == run_id

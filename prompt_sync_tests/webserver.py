@@ -33,6 +33,25 @@ query JobRuns($location: String!, $repository: String!, $job: String!) {
 }
 """
 
+RUN_ORIGIN = """
+query RunOrigin($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { repositoryOrigin { repositoryLocationName repositoryName } }
+  }
+}
+"""
+
+REEXECUTE = """
+mutation ReExecute($runId: String!) {
+  launchPipelineReexecution(reexecutionParams: {parentRunId: $runId, strategy: ALL_STEPS}) {
+    __typename
+    ... on LaunchRunSuccess { run { runId rootRunId } }
+    ... on PythonError { message }
+  }
+}
+"""
+
 
 @contextmanager
 def running_webserver(
@@ -105,3 +124,15 @@ def job_run_ids(url: str, job: str = "prompt_sync_job") -> list[str]:
     result = data["pipelineOrError"]
     assert result["__typename"] == "Pipeline", result
     return [run["runId"] for run in result["runs"]]
+
+
+def run_origin(url: str, run_id: str) -> dict[str, str]:
+    """The code location and repository the UI attributes a run to."""
+    result = graphql(url, RUN_ORIGIN, {"runId": run_id})["runOrError"]
+    assert result["__typename"] == "Run", result
+    return result["repositoryOrigin"]
+
+
+def reexecute(url: str, run_id: str) -> dict[str, Any]:
+    """What the UI's "Re-execute all" does; the mutation's answer."""
+    return graphql(url, REEXECUTE, {"runId": run_id})["launchPipelineReexecution"]

@@ -9,7 +9,8 @@ charter and of Opik, through the run's ``SyncSession`` (see ``resources``).
 
 Failure semantics: a prompt that fails is recorded (metadata, run tags) and the chain goes on,
 so every step does what it can; the run's last step then fails the run if anything failed. Only
-a conflict on a shared prompt (``persona_drift`` ERROR) stops the pushes.
+a conflict on a shared prompt (``persona_drift`` ERROR) stops the pushes, and only a step that
+could not reach Opik at all fails at once (``opik_outage``): nothing green for work not done.
 """
 
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ import dagster as dg
 
 from prompt_sync_pipeline.sync.report import Action
 
-from . import checks, failures, run_tags, summaries
+from . import checks, opik_outage, run_tags, summaries
 from .resources import PromptSyncResource, SyncSession
 
 GROUP = "prompt_sync"
@@ -42,7 +43,7 @@ def opik_composites(
     metadata = summaries.opik_composites_metadata(session.config, plan, preview)
     problems = [_problem(a) for a in preview.actions if not a.ok]
     result = dg.MaterializeResult(metadata=metadata)
-    failure = failures.nothing_read(plan.reads)
+    failure = opik_outage.nothing_read(plan.reads)
     yield from _complete(context, session, result, problems, failure=failure)
 
 
@@ -73,7 +74,7 @@ def local_individual_prompts(
     metadata["charter"] = dg.MetadataValue.path(str(session.config.charter))
     drift = checks.persona_drift(session.config, plan)
     result = dg.MaterializeResult(metadata=metadata, check_results=[drift])
-    yield from _complete(context, session, result, failure=failures.nothing_read(plan.reads))
+    yield from _complete(context, session, result, failure=opik_outage.nothing_read(plan.reads))
 
 
 @dg.asset(
@@ -97,7 +98,7 @@ def pushed_individuals(
         session.engine.push_individuals(charter, step, session.plan)
     session.record(step)
     result = dg.MaterializeResult(metadata=summaries.step_metadata(step, "individual"))
-    failure = failures.nothing_synced(step.actions, "individual prompts")
+    failure = opik_outage.nothing_synced(step.actions, "individual prompts")
     yield from _complete(context, session, result, failure=failure)
 
 
@@ -128,7 +129,7 @@ def pushed_composites(
         metadata=summaries.step_metadata(step, "composite"), check_results=[match]
     )
     problems = [] if match.passed or session.dry_run else [f"check: {match.description}"]
-    failure = failures.nothing_synced(step.actions, "composites")
+    failure = opik_outage.nothing_synced(step.actions, "composites")
     yield from _complete(context, session, result, problems, failure=failure)
 
 
