@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 
@@ -129,11 +129,10 @@ def run_in_code_location(
             op_selection=None,
             run_id=None,
         )
-        if launch_mode(instance) == "queue":
-            print("queued: the daemon starts the run", file=sys.stderr)
-            instance.submit_run(run.run_id, workspace)
-        else:
+        if queue_without_daemon(instance):
             instance.launch_run(run.run_id, workspace)
+        else:
+            instance.submit_run(run.run_id, workspace)
         return wait_for_run(instance, run.run_id)
 
 
@@ -151,16 +150,19 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def launch_mode(instance: dg.DagsterInstance) -> Literal["queue", "launch"]:
-    """``queue`` when the instance queues runs and a daemon is alive to dequeue them."""
+def queue_without_daemon(instance: dg.DagsterInstance) -> bool:
+    """True when the instance queues runs but no live daemon would ever dequeue this one."""
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster._daemon.controller import get_daemon_statuses
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+        QueuedRunCoordinatorDaemon,
+    )
 
     if not isinstance(instance.run_coordinator, QueuedRunCoordinator):
-        return "launch"  # the default coordinator launches at once anyway
-    daemon = "QUEUED_RUN_COORDINATOR"
+        return False
+    daemon = QueuedRunCoordinatorDaemon.daemon_type()
     status = get_daemon_statuses(instance, [daemon], ignore_errors=True).get(daemon)
-    return "queue" if status is not None and status.healthy else "launch"
+    return status is None or not status.healthy
 
 
 def wait_for_run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
