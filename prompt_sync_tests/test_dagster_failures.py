@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from opik_emulator import EmulatorServer
 from prompt_sync_tests.dagster_helpers import (
     check_results,
     counter_tags,
@@ -89,16 +90,21 @@ def test_a_single_asset_run_with_opik_down_fails_and_counts_only_its_step(
     }
 
 
-def test_a_wrong_api_key_names_the_key(forseti, opik_target, instance):
-    forseti.sync()
-    opik_target.inject(".", status=401, times=None, body={"code": 401, "message": "bad key"})
-
-    result = run_job(instance)
+def test_a_wrong_api_key_names_the_key_but_never_shows_it(forseti, instance, monkeypatch):
+    wrong_key = "wrong-key-0123456789"
+    # An Opik that requires its own key (the emulator checks the Authorization header).
+    with EmulatorServer(api_key="the-right-key") as opik:
+        monkeypatch.setenv("OPIK_URL_OVERRIDE", opik.url)
+        monkeypatch.setenv("OPIK_API_KEY", wrong_key)
+        result = run_job(instance)
 
     assert_nothing_green(result)
     failure = step_failures(result)["opik_composites"]
     assert "Opik answered 401" in failure
     assert "Check OPIK_API_KEY and OPIK_WORKSPACE" in failure
+    shown = " ".join(f"{e.message} {e.event_specific_data}" for e in result.all_events)
+    assert wrong_key not in shown
+    assert wrong_key not in str(instance.get_run_by_id(result.run_id).tags)
 
 
 def test_a_503_burst_on_every_read_fails_the_run_without_green(forseti, opik_target, instance):
