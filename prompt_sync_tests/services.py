@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -31,7 +32,7 @@ POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 POSTGRES_SYSTEM_USERS = ("postgres", "nobody")
 
 
-def missing(what: str) -> None:
+def missing(what: str) -> NoReturn:
     """Skip (outside CI) or fail (in CI) a test that needs something the machine lacks."""
     message = f"{what}; .ci/run installs it (apt-get install -y postgresql chromium)"
     if os.environ.get("CI"):
@@ -46,6 +47,7 @@ def free_port() -> int:
 
 
 def postgres_bin_dir() -> Path | None:
+    """Where initdb and pg_ctl are: on PATH, else Debian's newest /usr/lib/postgresql/N/bin."""
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).resolve().parent
@@ -91,7 +93,6 @@ def running_postgres() -> Iterator[Postgres]:
     bin_dir = postgres_bin_dir()
     if bin_dir is None or not (bin_dir / "pg_ctl").exists():
         missing("PostgreSQL (initdb, pg_ctl) is not installed")
-    assert bin_dir is not None
     run_as: list[str] = []
     owner: pwd.struct_passwd | None = None
     if os.geteuid() == 0:
@@ -100,7 +101,6 @@ def running_postgres() -> Iterator[Postgres]:
         )
         if owner is None:
             missing("no unprivileged user to run PostgreSQL as")
-        assert owner is not None
         run_as = ["runuser", "-u", owner.pw_name, "--"]
     root = Path(tempfile.mkdtemp(prefix="prompt-sync-pg-"))
     data, password_file = root / "data", root / "password"
