@@ -1,4 +1,4 @@
-"""The prompt-sync code location: ``dagster dev -w workspace.yaml`` loads ``defs`` from here.
+"""The prompt-sync code location: ``dg dev`` (or ``workspace.yaml``) loads ``defs`` from here.
 
 Loading it never imports the Opik SDK (the runs do) and never needs the configuration file:
 the configuration and the Opik settings are resolved when a run starts.

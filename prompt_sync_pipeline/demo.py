@@ -154,7 +154,7 @@ def print_ui_instructions(env: dict[str, str], port: int, *, kept: bool) -> None
         if name in ("DAGSTER_HOME", "PROMPT_SYNC_CONFIG", "OPIK_URL_OVERRIDE", "OPIK_WORKSPACE")
     )
     print("\nOpen the Dagster UI on this instance (the run, its assets, checks and tags):")
-    print(f"  {variables} .venv/bin/dagster dev -w workspace.yaml -h {UI_HOST} -p {UI_PORT}")
+    print(f"  {variables} VIRTUAL_ENV=$PWD/.venv .venv/bin/dg dev -h {UI_HOST} -p {UI_PORT}")
     print(f"then browse to http://{UI_HOST}:{UI_PORT}")
     if not kept:
         print(

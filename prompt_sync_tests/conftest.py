@@ -46,6 +46,8 @@ from opik_emulator.faults import FaultRule, RequestRecord  # noqa: E402
 from prompt_sync_tests.forseti import Forseti, make_forseti  # noqa: E402
 
 EXTERNAL_URL_VAR = "PROMPT_SYNC_TEST_OPIK_URL"
+# PostgreSQL and Chromium for the production-like tests.
+pytest_plugins = ["prompt_sync_tests.services"]
 
 
 @dataclass

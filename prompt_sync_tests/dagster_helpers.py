@@ -56,7 +56,10 @@ def run_tags(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
 
 
 def counter_tags(tags: dict[str, str]) -> dict[str, int]:
-    return {name: int(tags[f"prompt_sync/{name}"]) for name in COUNTERS}
+    """The counters a run carries (only those of the steps it ran)."""
+    return {
+        name: int(tags[f"prompt_sync/{name}"]) for name in COUNTERS if f"prompt_sync/{name}" in tags
+    }
 
 
 def writes(requests: Iterable[Any]) -> list[Any]:

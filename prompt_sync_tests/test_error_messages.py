@@ -282,10 +282,10 @@ def test_dagster_describes_an_error_on_every_prompt_once_per_step(synced, opik_t
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     description = failure.step_failure_data.user_failure_data.description
-    # Three steps' failures and the composites check: four lines, not eleven.
-    assert description.startswith("4 problem(s) in this sync run:")
-    assert "- individual: 4 prompts failed (" in description
-    assert description.count("Opik answered 500") == 3
+    # Nothing could be read: the first step fails at once, Opik's answer named once with its count.
+    assert description.startswith("Opik could not be read: none of the 3 composites was read.")
+    assert description.count("Opik answered 500") == 1
+    assert "(x3)" in description
 
 
 # -- 3. bad input: exit 2, one line, no traceback ----------------------------------------------

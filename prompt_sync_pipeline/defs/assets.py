@@ -9,7 +9,8 @@ charter and of Opik, through the run's ``SyncSession`` (see ``resources``).
 
 Failure semantics: a prompt that fails is recorded (metadata, run tags) and the chain goes on,
 so every step does what it can; the run's last step then fails the run if anything failed. Only
-a conflict on a shared prompt (``persona_drift`` ERROR) stops the pushes.
+a conflict on a shared prompt (``persona_drift`` ERROR) stops the pushes, and only a step that
+could not reach Opik at all fails at once (``opik_outage``): nothing green for work not done.
 """
 
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ import dagster as dg
 
 from prompt_sync_pipeline.sync.report import Action, group_failures
 
-from . import checks, run_tags, summaries
+from . import checks, opik_outage, run_tags, summaries
 from .resources import PromptSyncResource, SyncSession
 
 GROUP = "prompt_sync"
@@ -41,7 +42,9 @@ def opik_composites(
     preview = session.preview_pull(charter, plan)
     metadata = summaries.opik_composites_metadata(session.config, plan, preview)
     problems = [_problem(a) for a in preview.actions if not a.ok]
-    yield from _complete(context, session, dg.MaterializeResult(metadata=metadata), problems)
+    result = dg.MaterializeResult(metadata=metadata)
+    failure = opik_outage.nothing_read(plan.reads)
+    yield from _complete(context, session, result, problems, failure=failure)
 
 
 @dg.asset(
@@ -80,7 +83,7 @@ def local_individual_prompts(
         # The charter's content: what the steps after this one push.
         data_version=dg.DataVersion(summaries.file_sha256(session.config.charter)),
     )
-    yield from _complete(context, session, result)
+    yield from _complete(context, session, result, failure=opik_outage.nothing_read(plan.reads))
 
 
 @dg.asset(
@@ -104,7 +107,8 @@ def pushed_individuals(
         session.engine.push_individuals(charter, step, session.plan)
     session.record(step)
     result = dg.MaterializeResult(metadata=summaries.step_metadata(step, "individual"))
-    yield from _complete(context, session, result)
+    failure = opik_outage.nothing_synced(step.actions, "individual prompts")
+    yield from _complete(context, session, result, failure=failure)
 
 
 @dg.asset(
@@ -134,7 +138,8 @@ def pushed_composites(
         metadata=summaries.step_metadata(step, "composite"), check_results=[match]
     )
     problems = [] if match.passed or session.dry_run else [f"check: {match.description}"]
-    yield from _complete(context, session, result, problems)
+    failure = opik_outage.nothing_synced(step.actions, "composites")
+    yield from _complete(context, session, result, problems, failure=failure)
 
 
 CHAIN = (opik_composites, local_individual_prompts, pushed_individuals, pushed_composites)
@@ -146,17 +151,23 @@ def _complete(
     session: SyncSession,
     result: dg.MaterializeResult,
     problems: Sequence[str] = (),
+    *,
+    failure: dg.Failure | None = None,
 ) -> Iterator[dg.MaterializeResult]:
     """Materialize, put the run's counters on the run, and, in the run's last step, end the run.
 
     Only the last step fails the run for prompts that failed: failing earlier would skip the
-    steps after it, and each step should do what it can.
+    steps after it, and each step should do what it can. A step that could not reach Opik at
+    all (``failure``) fails at once, with no materialization and no check result.
     """
     run_id = context.run.run_id
-    tags = run_tags.counter_tags(session.report.counters)
+    # Only the counters of the steps this run ran: a single-asset run doesn't claim zeros.
+    tags = run_tags.counter_tags(run_tags.counters_of_steps_run(session.report))
     if session.dry_run:
         tags[run_tags.DRY_RUN_TAG] = "true"
     context.instance.add_run_tags(run_id, tags)
+    if failure is not None:
+        raise failure
     yield result
     selected = context.job_def.asset_layer.selected_asset_keys
     position = CHAIN_KEYS.index(context.asset_key)
@@ -169,7 +180,10 @@ def _complete(
         raise dg.Failure(
             description=f"{len(failures)} problem(s) in this sync run:\n"
             + "\n".join(f"- {line}" for line in failures),
-            metadata={k: dg.MetadataValue.int(v) for k, v in session.report.counters.items()},
+            metadata={
+                k: dg.MetadataValue.int(v)
+                for k, v in run_tags.counters_of_steps_run(session.report).items()
+            },
         )
     # The success key marks the day's task as done: only a whole, real sync can set it.
     if session.dry_run or not all(key in selected for key in CHAIN_KEYS):

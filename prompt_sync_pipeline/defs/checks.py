@@ -48,11 +48,20 @@ def persona_drift(config: SyncConfig, plan: PullPlan) -> dg.AssetCheckResult:
     drift = [c for c in plan.changes if c.prompt in shared]
     conflicting = sorted({c.composite for c in drift if c.prompt in plan.conflicts})
     drifting = sorted({c.composite for c in drift})
+    # Composites Opik could not give us: their shared prompts are unknown, so not "in sync".
+    unread = {
+        name: reason
+        for name, (outcome, reason) in plan.failures.items()
+        if outcome == "failed"
+        and any(p in shared for p in config.composites[name].parts().values())
+    }
     metadata = {
         "shared_prompts": dg.MetadataValue.json(shared),
         "composites": dg.MetadataValue.json(drifting),
         "conflicting_composites": dg.MetadataValue.json(conflicting),
         "drifting_composites": dg.MetadataValue.int(len(drifting)),
+        "composites_conflicting": dg.MetadataValue.int(len(conflicting)),
+        "composites_unread": dg.MetadataValue.int(len(unread)),
     }
     if drift:
         metadata["difference"] = dg.MetadataValue.md(drift_markdown(drift))
@@ -72,12 +81,18 @@ def persona_drift(config: SyncConfig, plan: PullPlan) -> dg.AssetCheckResult:
             "the charter) and the change reaches every composite that uses it."
         )
         severity = dg.AssetCheckSeverity.WARN
+    elif unread:
+        description = ""
+        severity = dg.AssetCheckSeverity.WARN
     else:
         description = "Every composite in Opik carries the charter's shared prompts."
         severity = dg.AssetCheckSeverity.WARN
+    if unread:
+        description = f"{_not_evaluated(unread)} {description}".strip()
+        metadata["unread_composites"] = dg.MetadataValue.json(unread)
     return dg.AssetCheckResult(
         check_name=PERSONA_DRIFT.name,
-        passed=not drift,
+        passed=not drift and not unread,
         severity=severity,
         description=description,
         metadata=metadata,
@@ -93,6 +108,7 @@ def composites_match_charter(
     so the check costs no extra request.
     """
     mismatched: dict[str, str] = {}
+    unread: dict[str, str] = {}
     versions: dict[str, str] = {}
     for name, spec in config.composites.items():
         parts = comp.Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
@@ -100,7 +116,7 @@ def composites_match_charter(
         template_type = charter[spec.system_prompt].type
         read = reads[name]
         if read.error:
-            mismatched[name] = f"could not read it from Opik: {read.error}"
+            unread[name] = read.error
             continue
         current = read.latest
         versions[name] = version_label(current)
@@ -128,6 +144,11 @@ def composites_match_charter(
         "composites": dg.MetadataValue.json(sorted(config.composites)),
         "mismatched_composites": dg.MetadataValue.json(sorted(mismatched)),
         "opik_versions": dg.MetadataValue.json(versions),
+        "composites_matching": dg.MetadataValue.int(
+            len(config.composites) - len(mismatched) - len(unread)
+        ),
+        "composites_mismatched": dg.MetadataValue.int(len(mismatched)),
+        "composites_unread": dg.MetadataValue.int(len(unread)),
     }
     if mismatched:
         metadata["difference"] = dg.MetadataValue.md(
@@ -136,13 +157,23 @@ def composites_match_charter(
         description = f"{', '.join(sorted(mismatched))} in Opik differ from the charter's rebuild."
         if dry_run:
             description += " Dry run: nothing was pushed, so a difference is expected."
-    else:
+    elif not unread:
         description = "Every composite in Opik equals its rebuild from the charter."
+    else:
+        description = ""
+    if unread:
+        description = f"{_not_evaluated(unread)} {description}".strip()
+        metadata["unread_composites"] = dg.MetadataValue.json(unread)
     return dg.AssetCheckResult(
         check_name=COMPOSITES_MATCH_CHARTER.name,
-        passed=not mismatched,
+        passed=not mismatched and not unread,
         # A dry run pushes nothing: report the difference without failing on it.
         severity=dg.AssetCheckSeverity.WARN if dry_run else dg.AssetCheckSeverity.ERROR,
         description=description,
         metadata=metadata,
     )
+
+
+def _not_evaluated(unread: dict[str, str]) -> str:
+    first = next(iter(unread.values())).splitlines()[0]
+    return f"Not evaluated for {', '.join(sorted(unread))}: Opik could not be read ({first})."

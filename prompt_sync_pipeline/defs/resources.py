@@ -49,7 +49,7 @@ def env_var_if_set(name: str) -> dg.EnvVar | None:
 
 class OpikResource(dg.ConfigurableResource):
     """The Opik connection. An empty field is taken from the Opik SDK's own settings
-    (``OPIK_URL_OVERRIDE``, ``OPIK_WORKSPACE``, ``OPIK_API_KEY``, then ``~/.opik.config``)."""
+    (OPIK_URL_OVERRIDE, OPIK_WORKSPACE, OPIK_API_KEY, then ~/.opik.config)."""
 
     url: str | None = Field(
         default=None,
@@ -159,8 +159,8 @@ class SyncSession:
 
 
 class PromptSyncResource(dg.ConfigurableResource):
-    """The team's sync configuration (``prompt_sync.yaml``: charter path, Opik project, composite
-    table) and the options of a run. Set ``dry_run: true`` in the launchpad to see what a run would
+    """The team's sync configuration (prompt_sync.yaml: charter path, Opik project, composite
+    table) and the options of a run. Set dry_run: true in the launchpad to see what a run would
     do (every action, with its diff) without writing to Opik or to the charter."""
 
     opik: OpikResource

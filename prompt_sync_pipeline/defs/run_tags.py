@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from prompt_sync_pipeline.sync.report import SyncReport
+
 TASK = "task_prompt_sync"
 PREFIX = "prompt_sync/"
 DAY_TAG = PREFIX + "day"  # YYYYMMDD: the day the run syncs for (the scheduled day)
@@ -37,6 +39,13 @@ def day_tags(day: date, trigger: str) -> dict[str, str]:
 
 def counter_tags(counters: Mapping[str, int]) -> dict[str, str]:
     return {PREFIX + name: str(value) for name, value in counters.items()}
+
+
+def counters_of_steps_run(report: SyncReport) -> dict[str, int]:
+    """The run's counters, only for the steps (pull, individual, composite) that ran."""
+    ran = {action.step for action in report.actions}
+    # Each counter is named after its step: pull_changed, individual_failed, composite_synced.
+    return {name: n for name, n in report.counters.items() if name.partition("_")[0] in ran}
 
 
 def today(timezone: str, now: datetime | None = None) -> date:

@@ -1,6 +1,8 @@
 """Materialization metadata: integer counters (the UI plots them over time) and markdown summaries.
 
 Counters are emitted with every known outcome, zeros included, so each plot has a point per run.
+Summaries fit the asset page: one row per prompt with short columns; anything long (a reason,
+a diff) is an entry of its own (``notes``, ``diff: <prompt>``), opened with "Show Markdown".
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ DECISIONS = {
     "keep_local": "changed in the charter: the push sends it",
     "conflict": "conflict: changed on both sides",
 }
+# The same, in a few words for a table cell.
+SHORT_DECISIONS = {"adopt": "Opik ahead", "keep_local": "charter ahead", "conflict": "conflict"}
+DIFF_PREFIX = "diff: "
 
 
 def version_label(version: RemoteVersion | None) -> str:
@@ -68,8 +73,10 @@ def step_metadata(
     metadata.update(outcome_counts(actions, OUTCOMES[step]))
     metadata["dry_run"] = dg.MetadataValue.bool(report.dry_run)
     metadata["summary"] = dg.MetadataValue.md(actions_table(actions, versions))
-    if any(a.diff for a in actions):
-        metadata["diffs"] = dg.MetadataValue.md(diffs_markdown(actions))
+    notes = [f"`{a.subject}` ({a.outcome}): {a.reason}" for a in actions if a.reason]
+    if notes:
+        metadata["notes"] = dg.MetadataValue.md(bullets(notes))
+    metadata.update(diff_entries(actions))
     if report.warnings:
         metadata["warnings"] = dg.MetadataValue.md(bullets(report.warnings))
     return metadata
@@ -94,28 +101,29 @@ def outcome_counts(actions: Iterable[Action], known: Iterable[str]) -> dict[str,
 
 
 def actions_table(actions: Iterable[Action], versions: Mapping[str, str] | None = None) -> str:
+    """One row per prompt: name, outcome, version; the reasons go to ``notes``."""
     rows = [
-        "| Prompt | Action | Opik version | Note |",
-        "| --- | --- | --- | --- |",
+        "| Prompt | Action | Opik version |",
+        "| --- | --- | --- |",
     ]
     for action in actions:
         version = action.version or (versions or {}).get(action.subject) or "—"
-        note = action.reason.splitlines()[0] if action.reason else ""
         mark = "" if action.ok else " ⚠"
-        rows.append(
-            f"| `{action.subject}` | {action.outcome}{mark} | {_cell(version)} | {_cell(note)} |"
-        )
+        rows.append(f"| `{action.subject}` | {action.outcome}{mark} | {_cell(version)} |")
     if len(rows) == 2:
-        rows.append("| — | nothing to do | | |")
+        rows.append("| — | nothing to do | |")
     return "\n".join(rows)
 
 
-def diffs_markdown(actions: Iterable[Action]) -> str:
-    return "\n\n".join(
-        f"#### `{a.subject}` ({a.outcome})\n```diff\n{a.diff.rstrip()}\n```"
+def diff_entries(actions: Iterable[Action]) -> dict[str, Any]:
+    """Each changed prompt's diff as its own entry, ``diff: <prompt>``."""
+    return {
+        f"{DIFF_PREFIX}{a.subject}": dg.MetadataValue.md(
+            f"#### `{a.subject}` ({a.outcome})\n```diff\n{a.diff.rstrip()}\n```"
+        )
         for a in actions
         if a.diff
-    )
+    }
 
 
 def bullets(lines: Iterable[str]) -> str:
@@ -131,26 +139,26 @@ def opik_composites_metadata(
         "| Composite | Opik version | System | User |",
         "| --- | --- | --- | --- |",
     ]
+    problems: dict[str, str] = {}
     decomposed: dict[str, Any] = {}
     for name, spec in config.composites.items():
         read = plan.reads.get(name)
         pulled = read.pulled if read else None
         state: dict[str, str] = {}
         if read is None or read.error:
-            problem = f"read failed: {read.error if read else 'not read'}"
+            problem, short = f"read failed: {read.error if read else 'not read'}", "read failed"
         elif name in plan.failures:
-            problem = f"can't be split: {plan.failures[name][1]}"
+            problem, short = f"can't be split: {plan.failures[name][1]}", "can't be split"
         elif pulled is None:
-            problem = "not in Opik yet: the push creates it"
+            problem, short = "not in Opik yet: the push creates it", "new"
         else:
-            problem = ""
+            problem, short = "", ""
             for role in spec.parts():
                 change = changes.get((name, role))
-                state[role] = DECISIONS[change.decision] if change else "in sync"
-        cells = [
-            f"`{spec.system_prompt}`: {state.get('system', problem)}",
-            f"`{spec.user_prompt}`: {state.get('user', problem)}",
-        ]
+                state[role] = SHORT_DECISIONS[change.decision] if change else "in sync"
+        if problem:
+            problems[name] = problem
+        cells = [state.get("system", short), state.get("user", short)]
         rows.append(
             f"| `{name}` | {version_label(pulled)} | {_cell(cells[0])} | {_cell(cells[1])} |"
         )
@@ -183,8 +191,13 @@ def opik_composites_metadata(
         "summary": dg.MetadataValue.md("\n".join(rows)),
         "decomposed": dg.MetadataValue.json(decomposed),
     }
+    if problems:
+        metadata["problems"] = dg.MetadataValue.md(
+            bullets(f"`{name}`: {text}" for name, text in problems.items())
+        )
     # The drift below shows the same differences per composite; a preview changes nothing.
-    metadata.pop("diffs", None)
+    for key in [k for k in metadata if k.startswith(DIFF_PREFIX)]:
+        del metadata[key]
     metadata.pop("dry_run", None)
     if plan.changes:
         metadata["drift"] = dg.MetadataValue.md(drift_markdown(plan.changes))
