@@ -17,6 +17,7 @@ from .sync.charter import CharterError
 from .sync.config import ConfigError, load_config
 from .sync.engine import Side, run_sync
 from .sync.report import SyncReport
+from .sync.state import StateError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -61,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="PROMPT",
                 help="resolve a conflict on PROMPT with Opik's text (written into the charter)",
             )
+        if name in ("sync", "pull", "plan"):
+            command.add_argument(
+                "--rebuild-state",
+                action="store_true",
+                help="rebuild the sync state file beside the charter from Opik's provenance "
+                "records (after a broken or conflicted state file), as at first contact",
+            )
         if name == "performance":
             command.add_argument("--prompt", help="only this prompt (composite or individual)")
             command.add_argument("--metric", help="only this feedback score")
@@ -89,8 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             dry_run=args.command == "plan",
             keep=_keep_choices(args),
             progress=_progress_printer(),
+            rebuild_state=getattr(args, "rebuild_state", False),
         )
-    except (ConfigError, CharterError, ValueError) as exc:
+    except (ConfigError, CharterError, StateError, ValueError) as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:

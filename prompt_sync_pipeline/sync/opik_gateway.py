@@ -14,6 +14,7 @@ import random
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,6 +112,31 @@ class RequestStats:
             setattr(self, kind, getattr(self, kind) + 1)
 
 
+class RequestPacer:
+    """Keeps one gateway (all its worker threads) under a request rate: a token bucket holding
+    one second's worth of requests, so short runs never wait and long ones pace themselves
+    instead of collecting 429s. ``None``: no limit (a self-hosted Opik)."""
+
+    def __init__(self, per_minute: int | None) -> None:
+        self._interval = 60.0 / per_minute if per_minute else 0.0
+        self._burst = max(1.0, (per_minute or 0) / 60)
+        self._tokens = self._burst
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) / self._interval)
+            self._updated = now
+            self._tokens -= 1  # may go negative: later callers queue behind this one
+            delay = -self._tokens * self._interval if self._tokens < 0 else 0.0
+        if delay:
+            time.sleep(delay)
+
+
 class OpikGateway:
     """Prompt reads and writes in one Opik project, with bounded retries."""
 
@@ -120,6 +146,7 @@ class OpikGateway:
         self.workspace = workspace
         self.project_name = settings.project_name
         self.stats = RequestStats()
+        self._pace = RequestPacer(settings.max_requests_per_minute)
 
     @classmethod
     def from_environment(
@@ -216,6 +243,13 @@ class OpikGateway:
             if len(content) < _PROMPT_PAGE_SIZE:
                 return prompts
             page += 1
+
+    def newest_versions(self, prompt_id: str, count: int) -> list[RemoteVersion]:
+        """The prompt's ``count`` newest versions, newest first, in one request."""
+        result = self._call(
+            "read", self._rest.prompts.get_prompt_versions, prompt_id, page=1, size=count
+        )
+        return [RemoteVersion.from_rest(v, prompt_id) for v in result.content or []]
 
     def history(self, prompt_id: str) -> Iterator[RemoteVersion]:
         """Every version of a prompt, newest first, one page at a time (stop early to save reads)."""
@@ -319,6 +353,7 @@ class OpikGateway:
         try:
             for attempt in retrying:
                 with attempt:
+                    self._pace.wait()
                     self.stats.count("reads" if kind == "read" else "writes")
                     return method(*args, **kwargs)
         except Exception as exc:
