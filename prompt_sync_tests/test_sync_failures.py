@@ -107,8 +107,8 @@ def test_opik_down_fails_every_prompt_and_leaves_the_charter(forseti, monkeypatc
 def test_transient_429_and_503_are_retried_to_success(forseti, opik_target, opik_client):
     opik_target.inject(method="POST", path=r"/prompts/versions$", status=503, times=2)
     opik_target.inject(
-        method="GET",
-        path=r"/private/prompts$",  # the listing
+        method="POST",
+        path=r"/projects/retrieve$",  # the listing's first request
         status=429,
         times=2,
         headers={"Retry-After": "0"},
