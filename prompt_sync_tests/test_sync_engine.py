@@ -363,3 +363,32 @@ def test_an_opik_edit_saved_during_a_run_is_reported_as_a_write_race(synced, opi
     assert (failed.ok, failed.outcome) == (False, "conflict")
     assert "Saved mid-run" in failed.reason and "Local persona line." in failed.reason
     assert f"--keep-opik {COMPOSITE}" in failed.reason
+
+
+def test_pull_environment_costs_one_read_per_composite_on_a_no_op(synced, opik_client, opik_target):
+    from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
+
+    synced.configure(pull_environment="production")
+    _point_production_to(opik_client, synced, "v1")
+    assert not synced.sync().failed
+    with OpikGateway.from_environment(synced.config.opik) as gateway:
+        before = gateway.list_prompts()[COMPOSITE]
+        opik_client.set_prompt_environments(
+            prompt_name=COMPOSITE,
+            environments=["production", "staging"],
+            version="v1",
+            project_name=synced.config.opik.project_name,
+        )
+        after = gateway.list_prompts()[COMPOSITE]
+    # Moving an environment doesn't show on the listing: each composite's environment is read.
+    assert (after.version_count, after.last_updated_at) == (
+        before.version_count,
+        before.last_updated_at,
+    )
+    opik_target.clear_requests()
+
+    report = synced.sync()
+
+    assert not report.failed, report.to_json()
+    requests = [r for r in opik_target.requests() if "is-alive" not in r.path]
+    assert len(requests) == 2 + len(COMPOSITES)  # the listing, one environment read each
