@@ -11,6 +11,7 @@ only those are read.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -689,10 +690,8 @@ class SyncEngine:
     def _rebuild(self, charter: Charter, name: str) -> tuple[list[dict[str, str]], str, str]:
         """The composite's messages from the charter, their template type and content hash."""
         spec = self.config.composites[name]
-        parts = Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
-        template_type = charter[spec.system_prompt].type
-        messages = parts.messages()
-        return messages, template_type, comp.content_hash(messages, template_type)
+        system, user = charter[spec.system_prompt], charter[spec.user_prompt]
+        return _rebuilt(system.template, user.template, system.type)
 
     def _may_replace(self, read: CompositeRead, version: RemoteVersion) -> bool:
         """Only a version both sides agreed on (the base) may be superseded by a push."""
@@ -770,8 +769,9 @@ class SyncEngine:
             write_race=race,
         )
         self.state.record_composite(name, entry)
-        with self._bases_lock:
-            self._bases.pop(name, None)
+        if name in self._bases:
+            with self._bases_lock:
+                self._bases.pop(name, None)
 
     # Write races -------------------------------------------------------------------------------
 
@@ -850,6 +850,12 @@ class SyncEngine:
                 if self._progress:
                     self._progress(label, done, len(items))
         return results
+
+
+@functools.lru_cache(maxsize=65536)  # a run rebuilds each composite in every step
+def _rebuilt(system: str, user: str, template_type: str) -> tuple[list[dict[str, str]], str, str]:
+    messages = Parts(system, user).messages()
+    return messages, template_type, comp.content_hash(messages, template_type)
 
 
 def _prepend(first: RemoteVersion, rest: Iterable[RemoteVersion]) -> Iterable[RemoteVersion]:

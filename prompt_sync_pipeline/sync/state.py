@@ -12,6 +12,7 @@ them, so one listing tells a run which prompts changed in Opik and need a read.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -127,6 +128,7 @@ class SyncState(_Record):
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+@functools.lru_cache(maxsize=65536)  # the same few thousand texts are hashed for every composite
 def text_sha256(text: str, template_type: str) -> str:
     """The hash the state keeps of a part or an individual prompt: its text and template type."""
     return comp.content_hash(text, template_type)

@@ -37,8 +37,13 @@ class RunState:
         self._composites: dict[str, CompositeBase] = {}
         self._individuals: dict[str, IndividualSeen] = {}
 
+    # Lookups run on every worker for every prompt: after the one-time load and listing they
+    # take no lock (a dict read is atomic), or the workers queue behind each other.
+
     def load(self) -> SyncState | None:
         """The file's state, None at first contact; raises ``StateError`` when it is unusable."""
+        if self._loaded:
+            return self._state
         with self._lock:
             if not self._loaded:
                 self._state = load_state(
@@ -50,6 +55,8 @@ class RunState:
     def listing(self) -> dict[str, RemotePrompt] | None:
         """The project's prompts, listed once per run; None if the listing failed (then every
         prompt is read, as without a state)."""
+        if self._listed:
+            return self._listing
         with self._lock:
             if not self._listed:
                 try:
@@ -89,26 +96,29 @@ class RunState:
         return listed.version_count + created if listed.id == prompt_id else 0
 
     def composite(self, name: str) -> CompositeBase | None:
-        with self._lock:
-            if name in self._composites:
-                return self._composites[name]
-        state = self.load()
-        return state.composites.get(name) if state else None
+        entry = self._composites.get(name)
+        if entry is None:
+            state = self.load()
+            entry = state.composites.get(name) if state else None
+        return entry
 
     def individual(self, name: str) -> IndividualSeen | None:
-        with self._lock:
-            if name in self._individuals:
-                return self._individuals[name]
-        state = self.load()
-        return state.individuals.get(name) if state else None
+        entry = self._individuals.get(name)
+        if entry is None:
+            state = self.load()
+            entry = state.individuals.get(name) if state else None
+        return entry
 
     def record_composite(self, name: str, entry: CompositeBase) -> None:
-        with self._lock:
-            self._composites[name] = entry
+        """Remember ``entry`` for the next save (nothing to save when it is already recorded)."""
+        if self.composite(name) != entry:
+            with self._lock:
+                self._composites[name] = entry
 
     def record_individual(self, name: str, entry: IndividualSeen) -> None:
-        with self._lock:
-            self._individuals[name] = entry
+        if self.individual(name) != entry:
+            with self._lock:
+                self._individuals[name] = entry
 
     def save(self) -> bool:
         """Merge this run's entries into the file as it is now; True when the file changed."""
