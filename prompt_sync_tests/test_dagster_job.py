@@ -23,7 +23,6 @@ from prompt_sync_tests.forseti import (
     COMPOSITE,
     COMPOSITES,
     PERSONA,
-    PROMPTS,
     Forseti,
     make_forseti,
 )

@@ -7,8 +7,8 @@ import json
 import threading
 import time
 
-from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, latest_messages
 from prompt_sync_pipeline.cli import main
+from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, latest_messages
 
 OURS = "Charter edit {{charter}} {{post}}"
 THEIRS = "Other writer {{charter}} {{post}}"

@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -118,24 +118,30 @@ class RequestPacer:
     one second's worth of requests, so short runs never wait and long ones pace themselves
     instead of collecting 429s. ``None``: no limit (a self-hosted Opik)."""
 
-    def __init__(self, per_minute: int | None) -> None:
+    def __init__(
+        self,
+        per_minute: int | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._interval = 60.0 / per_minute if per_minute else 0.0
         self._burst = max(1.0, (per_minute or 0) / 60)
         self._tokens = self._burst
-        self._updated = time.monotonic()
+        self._clock, self._sleep = clock, sleep
+        self._updated = clock()
         self._lock = threading.Lock()
 
     def wait(self) -> None:
         if not self._interval:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(self._burst, self._tokens + (now - self._updated) / self._interval)
             self._updated = now
             self._tokens -= 1  # may go negative: later callers queue behind this one
             delay = -self._tokens * self._interval if self._tokens < 0 else 0.0
         if delay:
-            time.sleep(delay)
+            self._sleep(delay)
 
 
 class OpikGateway:
