@@ -113,11 +113,14 @@ def test_full_run_pulls_pushes_and_records_the_run(forseti, opik_client, opik_ta
     assert len(retrieves) == 1
     assert sorted(r.method for r in writes(requests)) == ["PATCH", "POST"]  # base tag, text prompt
 
-    # A second run finds nothing to do and writes nothing at all.
+    # A second run finds nothing to do and writes nothing at all: the steps wrote the state
+    # file beside the charter, so the run's one listing is all it sends.
+    assert forseti.config.state_path.is_file()
     opik_target.clear_requests()
     again = run_job(instance)
     assert again.success
     assert writes(opik_target.requests()) == []
+    assert len([r for r in opik_target.requests() if "is-alive" not in r.path]) == 2
     assert counter_tags(run_tags(instance, again.run_id))["pull_changed"] == 0
 
 
