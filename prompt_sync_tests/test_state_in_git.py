@@ -209,3 +209,29 @@ def test_two_branches_that_synced_different_prompts_merge_cleanly(repo, opik_cli
     assert "<<<<<<<" not in other.config.state_path.read_text()
     report = other.sync()
     assert not report.failed and report.counters["pull_changed"] == 0
+
+
+@pytest.mark.parametrize("change", ["optimized in Opik", "edited in the charter"])
+def test_a_crash_before_the_state_write_still_decides_correctly(
+    repo, opik_client, opik_target, change
+):
+    new_text = f"Changed ({change}) {{{{charter}}}} {{{{post}}}}"
+    if change == "optimized in Opik":
+        optimize(opik_client, repo, user=new_text)
+    else:
+        repo.edit(CHARTER_TASK, new_text)
+    state_before = repo.config.state_path.read_text()
+    assert not repo.sync().failed  # writes the charter (or Opik), then the state
+    # As if the run died right after the charter (or Opik) write: the old state is left.
+    repo.config.state_path.write_text(state_before)
+    versions = len(chat_versions(opik_client, repo, COMPOSITE))
+    opik_target.clear_requests()
+
+    report = repo.sync()
+
+    assert not report.failed, report.to_json()
+    assert report.counters["pull_changed"] == 0
+    assert writes(opik_target) == []
+    assert repo.template(CHARTER_TASK) == new_text
+    assert len(chat_versions(opik_client, repo, COMPOSITE)) == versions
+    assert repo.config.state_path.read_text() != state_before  # caught up

@@ -170,6 +170,8 @@ class SyncEngine:
         """Each composite as Opik holds it: read only when the listing or the charter changed
         since the state (plus the pull environment's version, when one is configured)."""
         charter = charter or self.load_charter()
+        self.state.load()  # here, not in every worker: an unusable file stops the step
+        self.state.listing()
         reads = self._map(
             "read composites",
             list(names or self.config.composites),
