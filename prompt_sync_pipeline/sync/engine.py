@@ -844,11 +844,20 @@ class SyncEngine:
         """Run work over items on a bounded pool, in order; reports progress as items finish."""
         if not items:
             return []
-        results: list[R] = []
         workers = min(self.config.opik.max_concurrency, len(items))
+        # A few lanes of many items each: a future per item costs more than most items' work
+        # (a prompt the state says is unchanged needs no request). Striding spreads the items
+        # that do need requests, often neighbours in the table, over every worker.
+        lanes = min(len(items), workers * 4)
+        results: list[R] = [None] * len(items)  # type: ignore[list-item]
+        done = 0
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt-sync") as pool:
-            for done, result in enumerate(pool.map(work, items), start=1):
-                results.append(result)
+            lane_results = pool.map(
+                lambda lane: [work(i) for i in items[lane::lanes]], range(lanes)
+            )
+            for lane, finished in enumerate(lane_results):
+                results[lane::lanes] = finished
+                done += len(finished)
                 if self._progress:
                     self._progress(label, done, len(items))
         return results

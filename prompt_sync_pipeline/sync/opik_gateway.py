@@ -205,14 +205,24 @@ class OpikGateway:
     ) -> RemoteVersion | None:
         """The prompt's latest version, or the one an environment points to, or the one with
         that commit; None if there is none."""
+        from opik.rest_api.types import PromptVersionDetail
+
+        # The SDK's body, nulls included.
+        body = {
+            "name": name,
+            "commit": commit,
+            "environment": environment,
+            "version_number": None,
+            "project_name": self.project_name,
+        }
         try:
             version = self._call(
                 "read",
-                self._rest.prompts.retrieve_prompt_version,
-                name=name,
-                environment=environment,
-                commit=commit,
-                project_name=self.project_name,
+                self._request_model,
+                "POST",
+                "v1/private/prompts/versions/retrieve",
+                PromptVersionDetail,
+                json=body,
             )
         except OpikError as exc:
             if exc.status_code == 404:
@@ -241,7 +251,12 @@ class OpikGateway:
         while True:
             params = {"page": page, "size": _PROMPT_PAGE_SIZE, "project_id": project.id}
             result = self._call(
-                "read", self._get_model, "v1/private/prompts", params, PromptPagePublic
+                "read",
+                self._request_model,
+                "GET",
+                "v1/private/prompts",
+                PromptPagePublic,
+                params=params,
             )
             content = result.content or []
             for row in content:
@@ -348,15 +363,27 @@ class OpikGateway:
 
     # Transport -----------------------------------------------------------------------------
 
-    def _get_model(self, path: str, params: dict[str, Any], model: type[T]) -> T:
-        """A GET through the SDK's own HTTP client (its auth, headers, base URL), its JSON
-        validated with the SDK's pydantic model directly. The generated client first walks every
-        field's type hints in Python, which cost more CPU than a 1,000-prompt page's request
+    def _request_model(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> T:
+        """A request through the SDK's own HTTP client (its auth, headers, gzip, base URL), the
+        answer validated with the SDK's pydantic model directly. The generated client first walks
+        every field's type hints in Python, which costs more CPU than the request itself
         (``benchmarks/profile_client.py``); the wire names equal the field names here."""
         from opik.rest_api.core.api_error import ApiError
 
         response = self._rest._client_wrapper.httpx_client.request(
-            path, method="GET", params=params
+            path,
+            method=method,
+            params=params,
+            json=json,
+            headers={"content-type": "application/json"} if json is not None else None,
         )
         if not 200 <= response.status_code < 300:
             try:
