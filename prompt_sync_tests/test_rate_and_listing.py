@@ -82,3 +82,18 @@ def test_the_listing_counts_new_versions_but_not_tags(opik_target, opik_client):
     assert first.version_count == tagged.version_count == 1
     assert second.version_count == 2 and second.id == first.id
     assert second.last_updated_at > first.last_updated_at
+
+
+def test_the_listing_pages_newest_first_with_the_full_total(opik_target, opik_client):
+    for n in range(5):
+        opik_client.create_prompt(name=f"p{n}", prompt="x", project_name=opik_target.project_name)
+    rest = opik_target.rest_client()
+    project = rest.projects.retrieve_project(name=opik_target.project_name)
+
+    pages = [rest.prompts.get_prompts(page=p, size=2, project_id=project.id) for p in (1, 2, 3)]
+
+    assert [page.total for page in pages] == [5, 5, 5]
+    assert [page.size for page in pages] == [2, 2, 1]
+    assert [row.name for page in pages for row in page.content] == [
+        f"p{n}" for n in range(4, -1, -1)
+    ]
