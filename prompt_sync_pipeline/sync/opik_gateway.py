@@ -147,8 +147,17 @@ class RequestPacer:
 class OpikGateway:
     """Prompt reads and writes in one Opik project, with bounded retries."""
 
-    def __init__(self, rest: OpikApi, settings: OpikSettings, workspace: str = "default") -> None:
-        self._rest = rest
+    def __init__(
+        self,
+        rest: OpikApi,
+        settings: OpikSettings,
+        workspace: str = "default",
+        *,
+        connect: Callable[[], OpikApi] | None = None,
+    ) -> None:
+        self._connect = connect
+        self._clients = {threading.current_thread().name: rest}
+        self._clients_lock = threading.Lock()
         self.settings = settings
         self.workspace = workspace
         self.project_name = settings.project_name
@@ -176,21 +185,43 @@ class OpikGateway:
 
         overrides = {"url_override": url, "workspace": workspace, "api_key": api_key}
         sdk = opik_config.OpikConfig(**{k: v for k, v in overrides.items() if v})
-        client = httpx_client.get(
-            workspace=sdk.workspace,
-            api_key=sdk.api_key,
-            check_tls_certificate=sdk.check_tls_certificate,
-            compress_json_requests=sdk.enable_json_request_compression,
-        )
-        client.timeout = httpx.Timeout(settings.timeout_seconds)
-        return cls(OpikApi(base_url=sdk.url_override, httpx_client=client), settings, sdk.workspace)
+
+        def connect() -> OpikApi:
+            client = httpx_client.get(
+                workspace=sdk.workspace,
+                api_key=sdk.api_key,
+                check_tls_certificate=sdk.check_tls_certificate,
+                compress_json_requests=sdk.enable_json_request_compression,
+            )
+            client.timeout = httpx.Timeout(settings.timeout_seconds)
+            return OpikApi(base_url=sdk.url_override, httpx_client=client)
+
+        return cls(connect(), settings, sdk.workspace, connect=connect)
+
+    @property
+    def _rest(self) -> OpikApi:
+        """The calling worker's REST client, built with the SDK's own settings. One httpx pool
+        shared by every worker made them queue on its lock and scan its connections per request
+        (``benchmarks/profile_client.py``). Keyed by thread name, which the engine's pools reuse,
+        so a run makes at most ``max_concurrency`` + 1 clients; a shared one is still correct."""
+        name = threading.current_thread().name
+        rest = self._clients.get(name)
+        if rest is None:
+            with self._clients_lock:
+                rest = self._clients.get(name)
+                if rest is None:
+                    first = next(iter(self._clients.values()))
+                    rest = self._connect() if self._connect else first
+                    self._clients[name] = rest
+        return rest
 
     @property
     def url(self) -> str:
         return self._rest._client_wrapper.get_base_url()
 
     def close(self) -> None:
-        self._rest._client_wrapper.httpx_client.httpx_client.close()
+        for rest in {id(r): r for r in self._clients.values()}.values():
+            rest._client_wrapper.httpx_client.httpx_client.close()
 
     def __enter__(self) -> OpikGateway:
         return self
@@ -205,24 +236,14 @@ class OpikGateway:
     ) -> RemoteVersion | None:
         """The prompt's latest version, or the one an environment points to, or the one with
         that commit; None if there is none."""
-        from opik.rest_api.types import PromptVersionDetail
-
-        # The SDK's body, nulls included.
-        body = {
-            "name": name,
-            "commit": commit,
-            "environment": environment,
-            "version_number": None,
-            "project_name": self.project_name,
-        }
         try:
             version = self._call(
                 "read",
-                self._request_model,
-                "POST",
-                "v1/private/prompts/versions/retrieve",
-                PromptVersionDetail,
-                json=body,
+                self._rest.prompts.retrieve_prompt_version,
+                name=name,
+                environment=environment,
+                commit=commit,
+                project_name=self.project_name,
             )
         except OpikError as exc:
             if exc.status_code == 404:
