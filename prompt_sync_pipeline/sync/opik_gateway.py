@@ -207,12 +207,10 @@ class OpikGateway:
         name = threading.current_thread().name
         rest = self._clients.get(name)
         if rest is None:
+            # Built outside the lock (an SSL context takes a while); each thread builds its own.
+            built = self._connect() if self._connect else next(iter(self._clients.values()))
             with self._clients_lock:
-                rest = self._clients.get(name)
-                if rest is None:
-                    first = next(iter(self._clients.values()))
-                    rest = self._connect() if self._connect else first
-                    self._clients[name] = rest
+                rest = self._clients.setdefault(name, built)
         return rest
 
     @property
