@@ -39,7 +39,9 @@ class FaultRule:
     The rule fires for the next ``times`` matching requests (``None``: until removed). It
     answers ``status`` with ``body`` and ``headers``, or with ``drop=True`` closes the
     connection without a response. With ``after_commit=True`` the request is first handled
-    normally (its write is committed) and only its response is replaced or dropped.
+    normally (its write is committed) and only its response is replaced or dropped. With
+    ``hold_ms`` the request is held that long, then handled normally (no fault answer): a slow
+    write that another client's request can overtake.
     """
 
     path: str
@@ -51,6 +53,7 @@ class FaultRule:
     after_commit: bool = False
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    hold_ms: float = 0
     id: int = field(default_factory=lambda: next(_rule_ids))
     hits: int = 0
 
@@ -78,7 +81,16 @@ class FaultRule:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FaultRule:
         """A rule from its JSON form (the admin route); ``id`` and ``hits`` are not taken."""
-        fields = ("path", "method", "status", "times", "workspace", "drop", "after_commit")
+        fields = (
+            "path",
+            "method",
+            "status",
+            "times",
+            "workspace",
+            "drop",
+            "after_commit",
+            "hold_ms",
+        )
         kwargs = {k: data[k] for k in (*fields, "body", "headers") if k in data}
         if not isinstance(kwargs.get("path"), str):
             raise ValueError("a fault rule needs a 'path' regex")
@@ -207,14 +219,18 @@ class FaultMiddleware:
         if self.faults.latency_ms > 0:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         rule = self.faults.take(method, path, workspace)
+        answering = rule
+        if rule is not None and rule.hold_ms > 0:
+            await asyncio.sleep(rule.hold_ms / 1000)
+            answering = None  # held, then handled as usual
         try:
-            if rule is not None and rule.after_commit:
+            if answering is not None and answering.after_commit:
                 # Run the request for real (so its write commits) but swallow the answer.
                 async def discard(message: Message) -> None:
                     return None
 
                 await self.app(scope, receive, discard)
-            if rule is None:
+            if answering is None:
 
                 async def capture(message: Message) -> None:
                     nonlocal status
@@ -223,13 +239,13 @@ class FaultMiddleware:
                     await send(message)
 
                 await self.app(scope, receive, capture)
-            elif rule.drop:
-                if not rule.after_commit:
+            elif answering.drop:
+                if not answering.after_commit:
                     await _drain(receive)
                 await _drop_connection(send)
             else:
-                status = rule.status
-                await _send_fault(send, rule)
+                status = answering.status
+                await _send_fault(send, answering)
         finally:
             self.log.add(
                 RequestRecord(

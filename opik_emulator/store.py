@@ -483,6 +483,17 @@ class Store:
         if project_id is not None:
             sql += " AND p.project_id = ?"
             args.append(project_id)
+        if not (name or parsed or keys):
+            # The plain listing (the SDK's, the sync's change detection): paged in SQL, since
+            # building and sorting every prompt of a large project per page costs seconds.
+            count_sql = "SELECT COUNT(*) FROM prompts p" + sql[sql.index(" WHERE p.") :]
+            with self.db.read() as c:
+                total = c.execute(count_sql, args).fetchone()[0]
+                rows = c.execute(
+                    sql + " ORDER BY p.id DESC LIMIT ? OFFSET ?", [*args, size, (page - 1) * size]
+                ).fetchall()
+            content = [self._prompt_dict(r, r["version_count"]) for r in rows]
+            return {**page_of(content, 1, size, PROMPT_SORTABLE), "page": page, "total": total}
         with self.db.read() as c:
             rows = c.execute(sql, args).fetchall()
         prompts = [self._prompt_dict(r, r["version_count"]) for r in rows]

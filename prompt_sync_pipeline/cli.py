@@ -23,6 +23,7 @@ from .sync.engine import Side, run_sync
 from .sync.opik_gateway import OpikUnavailable
 from .sync.report import SyncReport, group_failures
 from .sync.resolutions import parse_keep
+from .sync.state import StateError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -84,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="leave git alone for this run (no update before, no commit after)",
             )
+        if name in ("sync", "pull", "plan"):
+            command.add_argument(
+                "--rebuild-state",
+                action="store_true",
+                help="rebuild the sync state file beside the charter from Opik's provenance "
+                "records (after a broken or conflicted state file), as at first contact",
+            )
         if name == "performance":
             command.add_argument("--prompt", help="only this prompt (composite or individual)")
             command.add_argument("--metric", help="only this feedback score")
@@ -122,8 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep=_keep_choices(args, config),
             progress=_progress_printer(),
             command_prefix=_command_prefix(args),
+            rebuild_state=getattr(args, "rebuild_state", False),
         )
-    except (ConfigError, CharterError, CheckoutRefused, ValueError) as exc:
+    except (ConfigError, CharterError, CheckoutRefused, StateError, ValueError) as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OpikUnavailable as exc:

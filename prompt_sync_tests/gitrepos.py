@@ -66,11 +66,14 @@ class Team:
 
 
 def make_team(directory: Path, project_name: str, **git_settings: Any) -> Team:
-    """The forseti example committed on ``main`` of a bare remote, with ``git:`` configured
-    (``git_settings``), cloned as the deployment and as a teammate."""
+    """The forseti example, synced once, committed with its state file on ``main`` of a bare
+    remote, with ``git:`` configured (``git_settings``), cloned as the deployment and as a
+    teammate."""
     seed = directory / "seed"
     seed.mkdir()
     example = make_forseti(seed, project_name)
+    # The team's set-up: a first sync, its state file committed with the charter.
+    assert not example.sync().failed
     raw = yaml.safe_load(example.config_path.read_text())
     raw["git"] = git_settings
     example.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))

@@ -21,6 +21,7 @@ from prompt_sync_tests.dagster_helpers import (
 )
 from prompt_sync_tests.forseti import COMPOSITE, Forseti, make_forseti
 
+LISTING = r"/prompts$"
 RETRIEVE = r"/prompts/versions/retrieve$"
 
 
@@ -118,6 +119,8 @@ def test_a_wrong_api_key_names_the_key_but_never_shows_it(forseti, instance, mon
 
 def test_a_503_burst_on_every_read_fails_the_run_without_green(forseti, opik_target, instance):
     forseti.sync()
+    # The listing fails too (every composite is then read), as does every read.
+    opik_target.inject(LISTING, "GET", status=503, times=None)
     opik_target.inject(RETRIEVE, "POST", status=503, times=None)
 
     result = run_job(instance)
@@ -129,6 +132,7 @@ def test_a_503_burst_on_every_read_fails_the_run_without_green(forseti, opik_tar
 def test_a_503_burst_on_one_composite_is_reported_not_passed(forseti, opik_target, instance):
     forseti.sync()
     forseti.configure(max_concurrency=1)  # reads in order: the burst hits the first composite
+    forseti.config.state_path.unlink()  # no state: every composite is read
     opik_target.inject(RETRIEVE, "POST", status=503, times=4)  # the retries' attempts
 
     result = run_job(instance)

@@ -23,7 +23,6 @@ from prompt_sync_tests.forseti import (
     COMPOSITE,
     COMPOSITES,
     PERSONA,
-    PROMPTS,
     Forseti,
     make_forseti,
 )
@@ -108,17 +107,22 @@ def test_full_run_pulls_pushes_and_records_the_run(forseti, opik_client, opik_ta
     assert forseti.template(CHARTER_TASK).endswith(OPTIMIZED)
 
     requests = opik_target.requests()
-    # Each composite read once for the whole run (the steps and checks share the run's reads),
-    # each text prompt once for its push.
+    # One listing for the whole run (the steps and checks share it and the run's reads); only
+    # the composite the listing shows as changed since the state is read.
+    listings = [r for r in requests if r.method == "GET" and r.path.endswith("/private/prompts")]
+    assert len(listings) == 1
     retrieves = [r for r in requests if r.path.endswith("/prompts/versions/retrieve")]
-    assert len(retrieves) == len(COMPOSITES) + len(PROMPTS)
+    assert len(retrieves) == 1
     assert sorted(r.method for r in writes(requests)) == ["PATCH", "POST"]  # base tag, text prompt
 
-    # A second run finds nothing to do and writes nothing at all.
+    # A second run finds nothing to do and writes nothing at all: the steps wrote the state
+    # file beside the charter, so the access check and the run's one listing are all it sends.
+    assert forseti.config.state_path.is_file()
     opik_target.clear_requests()
     again = run_job(instance)
     assert again.success
     assert writes(opik_target.requests()) == []
+    assert len([r for r in opik_target.requests() if "is-alive" not in r.path]) == 1 + 2
     assert counter_tags(run_tags(instance, again.run_id))["pull_changed"] == 0
 
 
@@ -158,8 +162,9 @@ def test_pushed_individuals_alone_pushes_only_text_prompts(forseti, opik_target,
     assert sorted(materializations(result)) == ["pushed_individuals"]
     requests = opik_target.requests()
     assert len(writes(requests)) == 1  # the one edited text prompt
-    # One read per individual prompt, none of a composite (their names never appear in a query).
-    assert len(requests) == 1 + len(PROMPTS) + 1  # the access check, reads, the write
+    # The access check, the listing (project id, one page), no read of an unchanged prompt,
+    # none of a composite (their names never appear in a query), and the one write.
+    assert len(requests) == 1 + 2 + 1
     assert not any(name in r.query for r in requests for name in COMPOSITES)
     tags = run_tags(instance, result.run_id)
     # Only the step it ran: no zeros for the pull and the composites it never did.

@@ -223,3 +223,21 @@ def test_create_prompt_answers_201_with_location(http, target):
     assert response.status_code == 201 and response.content == b""
     prompt = http.get(response.headers["Location"]).json()
     assert prompt["name"] == "located" and prompt["latest_version"]["version_number"] == "v1"
+
+
+def test_a_held_request_is_overtaken_then_handled(rest, target):
+    import threading
+
+    hold = target.inject(CREATE, "POST", hold_ms=400)
+    slow = threading.Thread(target=lambda: create(rest, target, template="slow"))
+    slow.start()
+    deadline = time.monotonic() + 5
+    while hold.hits == 0 and time.monotonic() < deadline:  # the slow write is being held
+        time.sleep(0.01)
+    create(target.rest_client(), target, template="fast")
+    slow.join()
+
+    history = rest.prompts.get_prompt_versions(
+        rest.prompts.retrieve_prompt_version(name="p", project_name=target.project_name).prompt_id
+    )
+    assert [v.template for v in history.content] == ["slow", "fast"]  # newest first

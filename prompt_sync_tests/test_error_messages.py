@@ -228,7 +228,9 @@ def test_refused_credentials_name_the_variables_once(forseti, opik_target, capsy
 def test_an_error_on_every_prompt_is_printed_once_per_step_with_the_count(
     synced, opik_target, capsys
 ):
-    # Opik's access check passes, then every version read fails for good.
+    # Opik's access check passes, then every version read fails for good (a copy with no state
+    # file reads every prompt).
+    synced.config.state_path.unlink()
     opik_target.inject(r"/prompts/versions/retrieve$", "POST", status=500, times=None)
 
     code, out, _ = run(capsys, "--config", str(synced.config_path), "sync")
@@ -241,7 +243,9 @@ def test_an_error_on_every_prompt_is_printed_once_per_step_with_the_count(
 
 
 def test_a_long_retry_wait_is_logged_once_with_its_duration(synced, opik_target, caplog):
-    # The three composite reads all meet a 429 asking to wait 2 s, at the same moment.
+    # The three composite reads (no state file: every prompt is read) all meet a 429 asking to
+    # wait 2 s, at the same moment.
+    synced.config.state_path.unlink()
     opik_target.inject(
         r"/prompts/versions/retrieve$", "POST", status=429, headers={"Retry-After": "2"}, times=3
     )
@@ -274,6 +278,7 @@ def test_dagster_describes_an_error_on_every_prompt_once_per_step(synced, opik_t
     import dagster as dg
 
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(synced.config_path))
+    synced.config.state_path.unlink()  # no state file: every composite is read
     opik_target.inject(r"/prompts/versions/retrieve$", "POST", status=500, times=None)
 
     with dg.instance_for_test() as instance:

@@ -48,8 +48,8 @@ def test_full_loop_teammate_edit_reaches_opik_and_optimization_comes_back_as_a_c
     # A teammate's edit merged into main reaches Opik on the next run.
     edited = deployment.template(CHARTER_TASK) + "\nCite the charter's article."
     teammate_commit = team.teammate_edit(CHARTER_TASK, edited)
-    code, out, _ = sync(team, capsys)
-    assert code == 0, out
+    code, out, err = sync(team, capsys)
+    assert code == 0, out + err
     assert f"git: checkout fast-forwarded to {teammate_commit[:12]}" in out
     assert git(team.deploy_dir, "merge-base", "--is-ancestor", teammate_commit, "HEAD") == ""
     text = opik_client.get_prompt(CHARTER_TASK, project_name=deployment.config.opik.project_name)
@@ -317,7 +317,6 @@ def test_only_the_charter_and_its_state_file_are_ever_committed(team: Team, opik
     deployment = team.deployment
     assert sync(team, capsys)[0] == 0
     state = deployment.config.state_path
-    state.write_text('{"written": "by the state file\'s owner"}\n')  # as the engine will
     (team.deploy_dir / "NOTES.md").write_text("staged, not the tool's\n")
     git(team.deploy_dir, "add", "NOTES.md")
     optimize(opik_client, deployment, user=deployment.template(CHARTER_TASK) + OPTIMIZED)
@@ -334,14 +333,21 @@ def test_only_the_charter_and_its_state_file_are_ever_committed(team: Team, opik
 def test_a_changed_state_file_alone_is_committed_and_never_refused(team: Team, capsys):
     assert sync(team, capsys)[0] == 0
     head = git(team.deploy_dir, "rev-parse", "HEAD")
-    team.deployment.config.state_path.write_text("{}\n")
+    state = team.deployment.config.state_path
+    document = json.loads(state.read_text())
+    # As a run that recorded a base behind Opik's latest version leaves it, uncommitted.
+    next(iter(document["composites"].values()))["version_count"] = 0
+    state.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
     code, out, _ = sync(team, capsys)
 
     assert code == 0, out
-    assert git(team.deploy_dir, "rev-parse", "HEAD^") == head
-    subject = git(team.deploy_dir, "log", "-1", "--format=%s")
-    assert subject.startswith("prompt-sync: ")
+    # Delivered first (then the run re-read that composite and committed the state again).
+    commits = git(team.deploy_dir, "rev-list", f"{head}..HEAD").split()
+    assert commits
+    for commit in commits:
+        files = git(team.deploy_dir, "show", "--name-only", "--format=%s", commit).split("\n")
+        assert files[0].startswith("prompt-sync: ") and files[1:] == ["", state.name]
     assert git(team.deploy_dir, "status", "--porcelain") == ""
 
 
@@ -363,4 +369,45 @@ def test_deliver_none_updates_the_checkout_and_leaves_the_pull_uncommitted(
     # The uncommitted pull is the tool's own output: the next run goes on, it is not refused.
     code, out, _ = sync(team, capsys)
     assert code == 0, out
+    assert deployment.template(CHARTER_TASK).endswith(OPTIMIZED)
+
+
+def test_a_delivery_awaiting_review_merges_the_teams_moved_branch(team: Team, opik_client, capsys):
+    deployment = team.deployment
+    optimize(opik_client, deployment, user=deployment.template(CHARTER_TASK) + OPTIMIZED)
+    assert sync(team, capsys)[0] == 0  # the pull: a commit on the day's branch, awaiting review
+    delivered = git(team.deploy_dir, "rev-parse", "HEAD")
+    task = "forseti.wording_correction"
+    edited = deployment.template(task) + "\nKeep the member's own voice."
+    teammate_commit = team.teammate_edit(task, edited)  # main moves meanwhile
+
+    code, out, err = sync(team, capsys)
+
+    assert code == 0, out + err
+    assert f"git: checkout merged with {teammate_commit[:12]}" in out
+    project = deployment.config.opik.project_name
+    assert opik_client.get_prompt(task, project_name=project).prompt == edited
+    assert deployment.template(CHARTER_TASK).endswith(OPTIMIZED)  # the delivery is kept
+    for commit in (delivered, teammate_commit):
+        assert git(team.deploy_dir, "merge-base", "--is-ancestor", commit, "HEAD") == ""
+    # The day's branch only ever moves forward (never forced): it now carries the merge.
+    (tip,) = [sha for name, sha in team.remote_branches().items() if name in day_branches()]
+    assert git(team.deploy_dir, "merge-base", "--is-ancestor", delivered, tip) == ""
+
+
+def test_a_merge_that_conflicts_changes_nothing_and_says_what_to_run(
+    team: Team, opik_client, capsys
+):
+    deployment = team.deployment
+    optimize(opik_client, deployment, user=deployment.template(CHARTER_TASK) + OPTIMIZED)
+    assert sync(team, capsys)[0] == 0
+    delivered = git(team.deploy_dir, "rev-parse", "HEAD")
+    team.teammate_edit(CHARTER_TASK, "Teammate's own {{charter}} {{post}}")  # the same prompt
+
+    code, out, err = sync(team, capsys)
+
+    assert code == 1
+    assert "diverged" in err and "pull --rebase" in err
+    assert git(team.deploy_dir, "rev-parse", "HEAD") == delivered
+    assert git(team.deploy_dir, "status", "--porcelain") == ""
     assert deployment.template(CHARTER_TASK).endswith(OPTIMIZED)

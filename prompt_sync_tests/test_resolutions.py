@@ -19,7 +19,12 @@ def config():
 def test_a_composite_stands_for_each_of_its_parts(config):
     keep = parse_keep(config, opik=[COMPOSITE])
 
-    assert keep == {f"{PERSONA}={COMPOSITE}": "opik", f"{CHARTER_TASK}={COMPOSITE}": "opik"}
+    # The composite itself (a write race on it) and each of its parts.
+    assert keep == {
+        COMPOSITE: "opik",
+        f"{PERSONA}={COMPOSITE}": "opik",
+        f"{CHARTER_TASK}={COMPOSITE}": "opik",
+    }
     assert chosen_composite(keep, PERSONA) == COMPOSITE
     assert chosen_composite(parse_keep(config, opik=[PERSONA]), PERSONA) is None
 

@@ -46,12 +46,14 @@ def test_second_sync_writes_nothing_and_reads_the_minimum(synced, opik_target):
     assert not report.failed
     assert report.breakdown()["individual"] == {"unchanged": 4}
     assert report.breakdown()["composite"] == {"unchanged": 3}
-    # The test's own SDK client may probe /is-alive/ping in the background: not the sync's.
-    requests = [r for r in opik_target.requests() if "/is-alive/" not in r.path]
-    reads_by_post = ("/retrieve", "/auth")  # the access check is a POST that writes nothing
-    writes = [r for r in requests if r.method != "GET" and not r.path.endswith(reads_by_post)]
-    assert writes == []
-    assert len(requests) == 1 + len(COMPOSITES) + len(PROMPTS)  # 1: the access check
+    # The SDK client of the fixture may ping in the background; the sync's own requests are
+    # the access check and the listing only: the project's id, then one page of its prompts.
+    requests = [r for r in opik_target.requests() if "is-alive" not in r.path]
+    assert [(r.method, r.path.removeprefix("/api/v1/private")) for r in requests] == [
+        ("POST", "/auth"),
+        ("POST", "/projects/retrieve"),
+        ("GET", "/prompts"),
+    ]
 
 
 def test_remote_change_is_adopted_pushed_back_and_spares_the_other_composites(synced, opik_client):
@@ -336,7 +338,7 @@ def test_keep_opik_resolves_a_persona_conflict_and_spreads_the_persona(synced, o
         assert latest_messages(opik_client, synced, name)[0]["content"] == optimized
 
 
-def test_an_opik_edit_saved_during_a_run_is_not_pushed_over(synced, opik_client):
+def test_an_opik_edit_saved_during_a_run_is_reported_as_a_write_race(synced, opik_client):
     from prompt_sync_pipeline.sync.report import SyncReport
 
     synced.edit(PERSONA, synced.template(PERSONA) + "\nLocal persona line.")
@@ -357,6 +359,38 @@ def test_an_opik_edit_saved_during_a_run_is_not_pushed_over(synced, opik_client)
     engine.push_composites(charter, report, plan)
     gateway.close()
 
+    # Opik has no compare-and-set: the push lands on top of it, and says so with both texts.
     failed = next(a for a in report.steps("composite") if a.subject == COMPOSITE)
-    assert not failed.ok and "during this run" in failed.reason
-    assert latest_messages(opik_client, synced, COMPOSITE)[0]["content"].startswith("Saved mid-run")
+    assert (failed.ok, failed.outcome) == (False, "conflict")
+    assert "Saved mid-run" in failed.reason and "Local persona line." in failed.reason
+    assert f"--keep-opik {COMPOSITE}" in failed.reason
+
+
+def test_pull_environment_costs_one_read_per_composite_on_a_no_op(synced, opik_client, opik_target):
+    from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
+
+    synced.configure(pull_environment="production")
+    _point_production_to(opik_client, synced, "v1")
+    assert not synced.sync().failed
+    with OpikGateway.from_environment(synced.config.opik) as gateway:
+        before = gateway.list_prompts()[COMPOSITE]
+        opik_client.set_prompt_environments(
+            prompt_name=COMPOSITE,
+            environments=["production", "staging"],
+            version="v1",
+            project_name=synced.config.opik.project_name,
+        )
+        after = gateway.list_prompts()[COMPOSITE]
+    # Moving an environment doesn't show on the listing: each composite's environment is read.
+    assert (after.version_count, after.last_updated_at) == (
+        before.version_count,
+        before.last_updated_at,
+    )
+    opik_target.clear_requests()
+
+    report = synced.sync()
+
+    assert not report.failed, report.to_json()
+    requests = [r for r in opik_target.requests() if "is-alive" not in r.path]
+    # The access check, the listing (2), one environment read each.
+    assert len(requests) == 1 + 2 + len(COMPOSITES)

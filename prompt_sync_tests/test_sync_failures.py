@@ -106,7 +106,7 @@ def test_transient_429_and_503_are_retried_to_success(forseti, opik_target, opik
     opik_target.inject(method="POST", path=r"/prompts/versions$", status=503, times=2)
     opik_target.inject(
         method="POST",
-        path=r"/prompts/versions/retrieve$",
+        path=r"/projects/retrieve$",  # the listing's first request
         status=429,
         times=2,
         headers={"Retry-After": "0"},
@@ -259,6 +259,8 @@ def test_a_failing_base_record_is_reported_and_the_run_goes_on(synced, opik_clie
 
 def test_a_failing_history_read_fails_that_composite_only(synced, opik_client, opik_target):
     optimize(opik_client, synced, user="Optimized {{charter}} {{post}}")
+    # Without a state file (first contact) the base is looked up in Opik's history.
+    synced.config.state_path.unlink()
     opik_target.inject(r"/prompts/[^/]+/versions$", "GET", status=500, times=None)
 
     report = synced.sync()

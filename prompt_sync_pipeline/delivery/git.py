@@ -145,19 +145,22 @@ class Git:
     def fast_forward(self, commit: str, *, hint: str) -> None:
         self.run("merge", "--ff-only", "--quiet", commit, what="fast-forward", hint=hint)
 
+    def merge(self, commit: str, message: str, author: tuple[str, str] | None) -> bool:
+        """Merge ``commit`` into HEAD with a merge commit; False, with nothing changed, when the
+        two sides conflict."""
+        args = ("merge", "--no-ff", "--quiet", "-m", message, commit)
+        if self._git(args, env=_identity(author)).returncode == 0:
+            return True
+        self.succeeds("merge", "--abort")
+        return False
+
     def commit(self, paths: list[str], message: str, author: tuple[str, str] | None) -> str:
         """Commit exactly ``paths`` (whatever else is staged stays staged); returns the commit."""
-        # The configured author wins over git's config and the environment's GIT_* identity.
-        identity: dict[str, str] = {}
-        if author:
-            name, email = author
-            identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
-            identity |= {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
         self.run("add", "--", *paths, what="stage " + ", ".join(paths))
         self.run(
             "commit", "--quiet", "--only", "-F", "-", "--", *paths,
             stdin=message,
-            env=identity,
+            env=_identity(author),
             what="commit " + ", ".join(paths),
             hint=f"git -C {self.root} commit -- {' '.join(paths)}",
         )  # fmt: skip
@@ -171,3 +174,16 @@ class Git:
             what=f"push to {remote} {branch}",
             hint=f"git -C {self.root} push {remote} {commit[:12]}:refs/heads/{branch}",
         )  # fmt: skip
+
+
+def _identity(author: tuple[str, str] | None) -> dict[str, str]:
+    """The configured author wins over git's config and the environment's GIT_* identity."""
+    if author is None:
+        return {}
+    name, email = author
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }

@@ -53,7 +53,8 @@ class GitOutcome:
     branch: str | None = None
     commit_url: str | None = None
     branch_url: str | None = None
-    updated_to: str | None = None  # the commit the checkout was fast-forwarded to
+    updated_to: str | None = None  # the commit the checkout was fast-forwarded (or merged) to
+    merged: bool = False  # brought up to date by a merge: the tool's deliveries await review
     problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -62,7 +63,8 @@ class GitOutcome:
     def lines(self) -> list[str]:
         lines = []
         if self.updated_to:
-            lines.append(f"git: checkout fast-forwarded to {self.updated_to[:12]}")
+            how = "merged with" if self.merged else "fast-forwarded to"
+            lines.append(f"git: checkout {how} {self.updated_to[:12]}")
         if self.commit:
             where = f", pushed to branch {self.branch}" if self.branch else ""
             lines.append(f"git: committed {self.commit[:12]}{where}")
@@ -163,6 +165,13 @@ class GitRun:
         if ahead and not foreign:
             return  # ahead only by the tool's own deliveries, waiting to be merged
         upstream = f"{remote}/{base}"
+        # Diverged only because the team's branch moved while the tool's own deliveries wait for
+        # review: merge it in (as GitHub's "update branch" does), so the team's edits reach Opik
+        # tonight and the day's branch still only moves forward.
+        message = f"Merge {upstream} into the checkout before the sync\n\n{TRAILER}\n"
+        if not foreign and self.git.merge(fetched, message, self._author()):
+            self.outcome.updated_to, self.outcome.merged = fetched, True
+            return
         if ahead:
             # Someone's commits: the day's branch would carry them into the team's review.
             raise GitError(

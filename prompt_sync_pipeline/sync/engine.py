@@ -2,13 +2,16 @@
 
 One run is three steps: pull (read every composite, split it, adopt what Opik changed),
 push individuals (each charter prompt as a text prompt) and push composites (each composite
-rebuilt from the charter as a chat prompt). Each composite's *base* is the newest version in its
-Opik history that carries the tool's genuine record; it tells "Opik was optimized" apart from
-"the charter was edited".
+rebuilt from the charter as a chat prompt). Each composite's *base* is the last version this
+copy of the charter agreed with Opik, kept in the sync state file beside the charter (Opik's
+provenance records stand in at first contact); it tells "Opik was optimized" apart from "the
+charter was edited". One listing of the project says which prompts changed since the state:
+only those are read.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +25,8 @@ from .config import ConfigError, SyncConfig
 from .opik_gateway import OpikError, OpikGateway, RemoteVersion
 from .report import Action, SyncReport, unified_diff
 from .resolutions import Side, chosen_composite, from_composite
+from .state import CompositeBase, IndividualSeen, PartBase, VersionRef, WriteRace, text_sha256
+from .tracking import RunState
 
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
@@ -42,8 +47,15 @@ class CompositeRead:
 
 @dataclass(frozen=True)
 class Base:
-    version: RemoteVersion
-    parts: Parts
+    """The last agreement on a composite: the version, and a hash of each part as agreed."""
+
+    version_id: str
+    label: str
+    template_type: str | None
+    hashes: Mapping[str, str]  # role -> text_sha256 of the part
+
+    def has(self, role: str, text: str) -> bool:
+        return self.hashes.get(role) == text_sha256(text, self.template_type or "mustache")
 
 
 @dataclass
@@ -83,6 +95,7 @@ def run_sync(
     keep: Mapping[str, Side] | None = None,
     progress: Progress | None = None,
     command_prefix: str = "prompt-sync",
+    rebuild_state: bool = False,
 ) -> SyncReport:
     """One sync run on its own Opik connection (from the SDK's environment variables).
 
@@ -92,9 +105,16 @@ def run_sync(
     """
     with OpikGateway.from_environment(config.opik) as gateway:
         engine = SyncEngine(
-            config, gateway, dry_run=dry_run, progress=progress, command_prefix=command_prefix
+            config,
+            gateway,
+            dry_run=dry_run,
+            progress=progress,
+            command_prefix=command_prefix,
+            rebuild_state=rebuild_state,
         )
-        engine.load_charter()  # a bad charter or composite table is reported before any request
+        # A bad charter, composite table or state file is reported before any request.
+        engine.load_charter()
+        engine.state.load()
         gateway.check_access()
         return engine.sync(pull=pull, push=push, keep=keep)
 
@@ -110,11 +130,13 @@ class SyncEngine:
         dry_run: bool = False,
         progress: Progress | None = None,
         command_prefix: str = "prompt-sync",
+        rebuild_state: bool = False,
     ) -> None:
         self.config = config
         self.gateway = gateway
         self.dry_run = dry_run
         self.command_prefix = command_prefix
+        self.state = RunState(config, gateway, rebuild=rebuild_state)
         self._progress = progress
         self._bases: dict[str, Base | None] = {}
         self._bases_lock = threading.Lock()
@@ -128,9 +150,11 @@ class SyncEngine:
         report = SyncReport(dry_run=self.dry_run)
         with charter_lock(self.config.charter, self.config.lock_timeout_seconds):
             charter = self.load_charter()
+            self.state.load()  # an unusable state file stops the run before any request
+            self.settle_write_races(keep or {}, report)
             plan = None
             if pull:
-                plan = self.plan_pull(charter, self.read_composites(), keep=keep)
+                plan = self.plan_pull(charter, self.read_composites(charter=charter), keep=keep)
                 charter = self.apply_pull(charter, plan, report)
             if push:
                 self.push_individuals(charter, report, plan)
@@ -157,21 +181,59 @@ class SyncEngine:
 
     # Step 1: pull ----------------------------------------------------------------------------
 
-    def read_composites(self, names: Iterable[str] | None = None) -> dict[str, CompositeRead]:
-        """One read per composite (two when a pull environment is configured)."""
-        reads = self._map("read composites", list(names or self.config.composites), self._read)
+    def read_composites(
+        self, names: Iterable[str] | None = None, *, charter: Charter | None = None
+    ) -> dict[str, CompositeRead]:
+        """Each composite as Opik holds it: read only when the listing or the charter changed
+        since the state (plus the pull environment's version, when one is configured)."""
+        charter = charter or self.load_charter()
+        self.state.load()  # here, not in every worker: an unusable file stops the step
+        self.state.listing()
+        reads = self._map(
+            "read composites",
+            list(names or self.config.composites),
+            lambda name: self._read(name, charter),
+        )
         return {read.name: read for read in reads}
 
-    def _read(self, name: str) -> CompositeRead:
+    def _read(self, name: str, charter: Charter) -> CompositeRead:
         environment = self.config.opik.pull_environment
         try:
-            latest = self.gateway.get_version(name)
+            latest = self._known_latest(name, charter)
+            if latest is None and not self.state.absent_from_opik(name):
+                latest = self.gateway.get_version(name)
             pulled = latest
             if environment and latest is not None:
                 pulled = self.gateway.get_version(name, environment=environment)
         except OpikError as exc:
             return CompositeRead(name, error=str(exc))
         return CompositeRead(name, pulled=pulled, latest=latest)
+
+    def _known_latest(self, name: str, charter: Charter) -> RemoteVersion | None:
+        """Opik's latest version without reading it, when it must equal the rebuild: the listing
+        shows the composite as the state recorded it (no version since the base) and the charter
+        still holds the base's parts. None when it has to be read."""
+        entry = self.state.composite(name)
+        if entry is None or entry.write_race or not self.state.unchanged_in_opik(entry, name):
+            return None
+        messages, template_type, _ = self._rebuild(charter, name)
+        if template_type != entry.template_type:
+            return None
+        for role, prompt in self.config.composites[name].parts().items():
+            part = entry.parts.get(role)  # type: ignore[call-overload]
+            sha = text_sha256(charter[prompt].template, template_type)
+            if part is None or (part.prompt, part.sha256) != (prompt, sha):
+                return None
+        return RemoteVersion(
+            id=entry.version_id,
+            prompt_id=entry.prompt_id,
+            commit=entry.commit,
+            version_number=entry.version_number,
+            template=_chat_template(messages),
+            type=template_type,
+            template_structure="chat",
+            metadata=None,
+        )
 
     def plan_pull(
         self,
@@ -211,6 +273,9 @@ class SyncEngine:
         spec = self.config.composites[read.name]
         if read.error:
             return ("failed", read.error)
+        entry = self.state.composite(read.name)
+        if entry is not None and entry.write_race is not None:
+            return ("conflict", self._race_help(read.name, entry.write_race, read))
         remote_version = read.pulled
         if remote_version is None:
             return []  # not in Opik yet (or not in the pull environment): step 3 creates it
@@ -280,16 +345,16 @@ class SyncEngine:
                 change.decision = "keep_local" if side == "charter" else "adopt"
                 change.why = f"first contact: configuration trusts the {side}"
             return
-        if read.pulled.id < base.version.id and _is_recorded(read.pulled):
+        if read.pulled.id < base.version_id and _is_recorded(read.pulled):
             # The pull environment still points to a version synced before the base.
             change.decision = "keep_local"
             change.why = "the pull environment points to a version synced before the base"
-        elif change.local == base.parts[change.role]:
-            change.decision, change.why = "adopt", f"changed in Opik since {_label(base.version)}"
-        elif change.remote == base.parts[change.role]:
+        elif base.has(change.role, change.local):
+            change.decision, change.why = "adopt", f"changed in Opik since {base.label}"
+        elif base.has(change.role, change.remote):
             change.decision, change.why = "keep_local", "changed in the charter since the last sync"
         else:
-            change.why = f"changed in both the charter and Opik since {_label(base.version)}"
+            change.why = f"changed in both the charter and Opik since {base.label}"
 
     def _agree_on_shared_parts(self, plan: PullPlan) -> None:
         """A shared prompt is adopted only when every composite that changed it agrees."""
@@ -328,6 +393,8 @@ class SyncEngine:
         report.add(
             *self._map("finish pull", reads, lambda r: self._pull_outcome(r, updated, plan, write))
         )
+        if write:
+            self.state.save()  # after the charter: see "How the sync decides" in the README
         for prompt, text in sorted(plan.adoptions.items()):
             adopted = sorted(
                 (c.composite, c.remote_label)
@@ -429,11 +496,25 @@ class SyncEngine:
         report.add(
             *self._map("push individuals", todo, lambda n: self._push_individual(charter, n))
         )
+        if not self.dry_run:
+            self.state.save()
 
     def _push_individual(self, charter: Charter, name: str) -> Action:
         prompt = charter[name]
+        sha = text_sha256(prompt.template, prompt.type)
+        seen = self.state.individual(name)
+        listed = self.state.listed(name)
+        if listed is not None and listed.template_structure != "text":
+            reason = f"{name!r} exists in Opik as a {listed.template_structure} prompt"
+            return Action("individual", name, "failed", ok=False, reason=reason)
+        # Opik holds what this copy last synced: no read, unless a dry run wants to show a diff.
+        known = seen if self.state.unchanged_in_opik(seen, name) else None
+        if known is not None and known.sha256 == sha:
+            return Action("individual", name, "unchanged", version=_ref_label(known))
         try:
-            current = self.gateway.get_version(name)
+            current = None
+            if (known is None or self.dry_run) and not self.state.absent_from_opik(name):
+                current = self.gateway.get_version(name)
             if current is not None and current.template_structure != "text":
                 return Action(
                     "individual",
@@ -446,8 +527,11 @@ class SyncEngine:
                 prompt.template,
                 prompt.type,
             ):
+                self._saw_individual(name, current, sha, created=0)
                 return Action("individual", name, "unchanged", version=_label(current))
-            diff = unified_diff(current.template if current else "", prompt.template, name)
+            diff = None
+            if known is None or current is not None:
+                diff = unified_diff(current.template if current else "", prompt.template, name)
             if self.dry_run:
                 return Action("individual", name, "created", reason="dry run", diff=diff)
             created = self.gateway.create_version(
@@ -462,7 +546,21 @@ class SyncEngine:
             )
         except OpikError as exc:
             return Action("individual", name, "failed", ok=False, reason=str(exc))
+        self._saw_individual(name, created, sha, created=1)
         return Action("individual", name, "created", version=_label(created), diff=diff)
+
+    def _saw_individual(self, name: str, version: RemoteVersion, sha: str, *, created: int) -> None:
+        self.state.record_individual(
+            name,
+            IndividualSeen(
+                prompt_id=version.prompt_id,
+                version_count=self.state.count_after(name, version.prompt_id, created),
+                version_id=version.id,
+                version_number=version.version_number,
+                commit=version.commit,
+                sha256=sha,
+            ),
+        )
 
     # Step 3: composites ----------------------------------------------------------------------
 
@@ -482,15 +580,26 @@ class SyncEngine:
         reads = plan.reads if plan else reads if reads is not None else {}
         failures = dict(plan.failures) if plan else {}
         missing = [n for n in self.config.composites if n not in reads or reads[n].error]
-        reads.update(self.read_composites(missing) if missing else {})
+        reads.update(self.read_composites(missing, charter=charter) if missing else {})
         for name in self.config.composites:
-            if name in blocked:
+            race = self._write_race(name)
+            if race is not None:
+                report.add(
+                    Action(
+                        "composite",
+                        name,
+                        "blocked",
+                        ok=False,
+                        reason=self._race_help(name, race, reads.get(name)),
+                    )
+                )
+            elif name in blocked:
                 report.add(
                     Action(
                         "composite", name, "blocked", ok=False, reason="unresolved pull conflict"
                     )
                 )
-        todo = [n for n in self.config.composites if n not in blocked]
+        todo = [n for n in self.config.composites if n not in blocked and not self._write_race(n)]
         report.add(
             *self._map(
                 "push composites",
@@ -500,6 +609,8 @@ class SyncEngine:
                 ),
             )
         )
+        if not self.dry_run:
+            self.state.save()
         return reads
 
     def _push_composite(
@@ -543,11 +654,6 @@ class SyncEngine:
             )
             if self.dry_run:
                 return Action("composite", name, "created", reason="dry run", diff=diff)
-            # Opik has no compare-and-set: check that nobody saved a version since this run read.
-            latest_now = self.gateway.get_version(name)
-            if _id(latest_now) != _id(current):
-                reason = "changed in Opik during this run: pull first"
-                return Action("composite", name, "failed", ok=False, reason=reason)
             created = self.gateway.create_version(
                 name,
                 template=_chat_template(messages),
@@ -556,10 +662,31 @@ class SyncEngine:
                 metadata=comp.provenance(spec.parts(), digest),
                 change_description=CHANGE_DESCRIPTION,
             )
+            # Opik has no compare-and-set: the version below ours must be the one this run read.
+            theirs = self._slipped_in(created, current)
         except OpikError as exc:
             return Action("composite", name, "failed", ok=False, reason=str(exc))
         read.latest = created
+        if theirs is not None:
+            race = WriteRace(ours=_ref(created), theirs=_ref(theirs))
+            self._agree(charter, name, created, version_count=0, race=race)
+            reason = self._race_help(name, race, read, theirs=theirs)
+            return Action("composite", name, "conflict", ok=False, reason=reason, diff=diff)
+        self._agree(charter, name, created, self.state.count_after(name, created.prompt_id, 1))
         return Action("composite", name, "created", version=_label(created), diff=diff)
+
+    def _slipped_in(
+        self, created: RemoteVersion, read: RemoteVersion | None
+    ) -> RemoteVersion | None:
+        """The version another writer saved between this run's read and its write, if any."""
+        newest = self.gateway.newest_versions(created.prompt_id, _RACE_WINDOW)
+        ids = [v.id for v in newest]
+        if created.id not in ids:
+            return None  # buried under many newer versions: the next run reads and pulls them
+        below = ids.index(created.id) + 1
+        if below < len(newest) and newest[below].id != _id(read):
+            return newest[below]
+        return None
 
     def _record_base_if_rebuilt(
         self,
@@ -578,9 +705,13 @@ class SyncEngine:
         messages, template_type, digest = self._rebuild(charter, read.name)
         if _messages_or_none(version) != messages or version.type != template_type:
             return None
-        if comp.is_recorded_base(version.metadata, version.tags, digest):
-            return Action(step, read.name, "unchanged", version=_label(version))
-        if write and not self.dry_run:
+        # Agreed: the state's base (the version count is current only when it is the latest).
+        entry = self.state.composite(read.name)
+        already = (entry is not None and entry.version_id == version.id) or comp.is_recorded_base(
+            version.metadata, version.tags, digest
+        )
+        write = write and not self.dry_run
+        if write and not already:  # provenance for the performance view and first contact
             tag = comp.base_tag(digest)
             self.gateway.add_tag(version.id, tag)
             tagged = replace(version, tags=[*version.tags, tag])
@@ -588,8 +719,12 @@ class SyncEngine:
                 read.pulled = tagged
             if read.latest is not None and read.latest.id == version.id:
                 read.latest = tagged
-        with self._bases_lock:
-            self._bases.pop(read.name, None)
+        if write:
+            latest = read.latest is not None and read.latest.id == version.id
+            count = self.state.count_after(read.name, version.prompt_id, 0) if latest else 0
+            self._agree(charter, read.name, version, count)
+        if already:
+            return Action(step, read.name, "unchanged", version=_label(version))
         return Action(
             step,
             read.name,
@@ -601,27 +736,33 @@ class SyncEngine:
     def _rebuild(self, charter: Charter, name: str) -> tuple[list[dict[str, str]], str, str]:
         """The composite's messages from the charter, their template type and content hash."""
         spec = self.config.composites[name]
-        parts = Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
-        template_type = charter[spec.system_prompt].type
-        messages = parts.messages()
-        return messages, template_type, comp.content_hash(messages, template_type)
+        system, user = charter[spec.system_prompt], charter[spec.user_prompt]
+        return _rebuilt(system.template, user.template, system.type)
 
     def _may_replace(self, read: CompositeRead, version: RemoteVersion) -> bool:
         """Only a version both sides agreed on (the base) may be superseded by a push."""
         base = self.base_of(read)
         if base is None:
             return self.config.first_contact == "charter"
-        if base.version.id == version.id:
+        if base.version_id == version.id:
             return True
-        return (_messages_or_none(version), version.type) == (
-            base.parts.messages(),
-            base.version.type,
+        try:
+            parts = self._parts_of(version)
+        except MalformedComposite:
+            return False
+        return version.type == base.template_type and all(
+            base.has(role, parts[role]) for role in comp.ROLES
         )
 
     # Bases -------------------------------------------------------------------------------------
 
     def base_of(self, read: CompositeRead) -> Base | None:
-        """The newest version of the composite with a genuine record; history read only if needed."""
+        """The state's base for this charter copy; at first contact (no entry in the state), the
+        newest version with a genuine provenance record in Opik (history read only if needed)."""
+        entry = self.state.composite(read.name)
+        if entry is not None:
+            hashes = {role: part.sha256 for role, part in entry.parts.items()}
+            return Base(entry.version_id, _ref_label(entry), entry.template_type, hashes)
         with self._bases_lock:
             if read.name in self._bases:
                 return self._bases[read.name]
@@ -638,10 +779,103 @@ class SyncEngine:
         for version in _prepend(latest, candidates):
             if _is_recorded(version):
                 try:
-                    return Base(version, self._parts_of(version))
+                    parts = self._parts_of(version)
                 except MalformedComposite:
                     continue
+                template_type = version.type or "mustache"
+                hashes = {role: text_sha256(parts[role], template_type) for role in comp.ROLES}
+                return Base(version.id, _label(version), version.type, hashes)
         return None
+
+    def _agree(
+        self,
+        charter: Charter,
+        name: str,
+        version: RemoteVersion,
+        version_count: int,
+        race: WriteRace | None = None,
+    ) -> None:
+        """Record ``version`` (equal to the composite's rebuild from ``charter``) as the base."""
+        spec = self.config.composites[name]
+        template_type = charter[spec.system_prompt].type
+        parts = {
+            role: PartBase(
+                prompt=prompt, sha256=text_sha256(charter[prompt].template, template_type)
+            )
+            for role, prompt in spec.parts().items()
+        }
+        entry = CompositeBase(
+            prompt_id=version.prompt_id,
+            version_count=version_count,
+            version_id=version.id,
+            version_number=version.version_number,
+            commit=version.commit,
+            template_type=template_type,
+            parts=parts,  # type: ignore[arg-type]
+            write_race=race,
+        )
+        self.state.record_composite(name, entry)
+        if name in self._bases:
+            with self._bases_lock:
+                self._bases.pop(name, None)
+
+    # Write races -------------------------------------------------------------------------------
+
+    def _write_race(self, name: str) -> WriteRace | None:
+        entry = self.state.composite(name)
+        return entry.write_race if entry is not None else None
+
+    def settle_write_races(self, keep: Mapping[str, Side], report: SyncReport) -> None:
+        """Resolve recorded write races the user named: ``--keep-charter NAME`` keeps this copy's
+        version (already Opik's newest); ``--keep-opik NAME`` restores the other writer's version
+        as the newest, which the pull then adopts (this copy's version is the base)."""
+        for name in self.config.composites:
+            entry = self.state.composite(name)
+            side = keep.get(name)
+            if entry is None or entry.write_race is None or side is None:
+                continue
+            theirs = entry.write_race.theirs
+            if side == "opik" and not self.dry_run:
+                try:
+                    self.gateway.restore_version(entry.prompt_id, theirs.version_id)
+                except OpikError as exc:
+                    reason = f"could not restore {_ref_label(theirs)}: {exc}"
+                    report.add(Action("pull", name, "failed", ok=False, reason=reason))
+                    continue
+            if not self.dry_run:
+                settled = entry.model_copy(update={"write_race": None, "version_count": 0})
+                self.state.record_composite(name, settled)
+
+    def _race_help(
+        self,
+        name: str,
+        race: WriteRace,
+        read: CompositeRead | None,
+        theirs: RemoteVersion | None = None,
+    ) -> str:
+        ours_text = theirs_text = "(could not be read)"
+        try:
+            if theirs is None:
+                theirs = self.gateway.get_version(name, commit=race.theirs.commit)
+            ours = (
+                read.latest
+                if read and read.latest and read.latest.id == race.ours.version_id
+                else None
+            )
+            ours = ours or self.gateway.get_version(name, commit=race.ours.commit)
+            ours_text = _pretty(ours.template) if ours else ours_text
+            theirs_text = _pretty(theirs.template) if theirs else theirs_text
+        except OpikError:
+            pass
+        return (
+            f"write race on {name!r}: another writer saved {_ref_label(race.theirs)} while this "
+            f"copy wrote {_ref_label(race.ours)}, which now hides it (Opik has no "
+            f"compare-and-set). This copy ({self.config.charter}) wrote:\n{_indent(ours_text)}\n"
+            f"The other writer saved:\n{_indent(theirs_text)}\n"
+            f"Keep this copy's version with `prompt-sync sync --keep-charter {name}`, or take "
+            f"the other one with `prompt-sync sync --keep-opik {name}` (restores it as the newest "
+            "version; the pull then adopts it)."
+        )
 
     def _parts_of(self, version: RemoteVersion) -> Parts:
         if version.template_structure != "chat":
@@ -654,14 +888,29 @@ class SyncEngine:
         """Run work over items on a bounded pool, in order; reports progress as items finish."""
         if not items:
             return []
-        results: list[R] = []
         workers = min(self.config.opik.max_concurrency, len(items))
+        # A few lanes of many items each: a future per item costs more than most items' work
+        # (a prompt the state says is unchanged needs no request). Striding spreads the items
+        # that do need requests, often neighbours in the table, over every worker.
+        lanes = min(len(items), workers * 4)
+        results: list[R] = [None] * len(items)  # type: ignore[list-item]
+        done = 0
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt-sync") as pool:
-            for done, result in enumerate(pool.map(work, items), start=1):
-                results.append(result)
+            lane_results = pool.map(
+                lambda lane: [work(i) for i in items[lane::lanes]], range(lanes)
+            )
+            for lane, finished in enumerate(lane_results):
+                results[lane::lanes] = finished
+                done += len(finished)
                 if self._progress:
                     self._progress(label, done, len(items))
         return results
+
+
+@functools.lru_cache(maxsize=65536)  # a run rebuilds each composite in every step
+def _rebuilt(system: str, user: str, template_type: str) -> tuple[list[dict[str, str]], str, str]:
+    messages = Parts(system, user).messages()
+    return messages, template_type, comp.content_hash(messages, template_type)
 
 
 def _prepend(first: RemoteVersion, rest: Iterable[RemoteVersion]) -> Iterable[RemoteVersion]:
@@ -669,6 +918,20 @@ def _prepend(first: RemoteVersion, rest: Iterable[RemoteVersion]) -> Iterable[Re
     for version in rest:
         if version.id != first.id:
             yield version
+
+
+# How many of a prompt's newest versions the write-race check reads after a write.
+_RACE_WINDOW = 10
+
+
+def _ref(version: RemoteVersion) -> VersionRef:
+    return VersionRef(
+        version_id=version.id, version_number=version.version_number, commit=version.commit
+    )
+
+
+def _ref_label(ref: VersionRef | CompositeBase | IndividualSeen) -> str:
+    return f"{ref.version_number or '?'} ({ref.commit})"
 
 
 def _id(version: RemoteVersion | None) -> str | None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import tenacity
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from opik.rest_api import OpikApi
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TemplateStructure = Literal["text", "chat"]
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -125,19 +126,58 @@ class RequestStats:
             setattr(self, kind, getattr(self, kind) + 1)
 
 
+class RequestPacer:
+    """Keeps one gateway (all its worker threads) under a request rate: a token bucket holding
+    one second's worth of requests, so short runs never wait and long ones pace themselves
+    instead of collecting 429s. ``None``: no limit (a self-hosted Opik)."""
+
+    def __init__(
+        self,
+        per_minute: int | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 60.0 / per_minute if per_minute else 0.0
+        self._burst = max(1.0, (per_minute or 0) / 60)
+        self._tokens = self._burst
+        self._clock, self._sleep = clock, sleep
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) / self._interval)
+            self._updated = now
+            self._tokens -= 1  # may go negative: later callers queue behind this one
+            delay = -self._tokens * self._interval if self._tokens < 0 else 0.0
+        if delay:
+            self._sleep(delay)
+
+
 class OpikGateway:
     """Prompt reads and writes in one Opik project, with bounded retries."""
 
     def __init__(
-        self, rest: OpikApi, settings: OpikSettings, *, workspace: str = "default"
+        self,
+        rest: OpikApi,
+        settings: OpikSettings,
+        *,
+        workspace: str = "default",
+        connect: Callable[[], OpikApi] | None = None,
     ) -> None:
-        self._rest = rest
+        self._connect = connect
+        self._clients = {threading.current_thread().name: rest}
+        self._clients_lock = threading.Lock()
         self.settings = settings
         self.workspace = workspace  # the client sends it; here for messages and the state file
         self.project_name = settings.project_name
         self.stats = RequestStats()
         self._quiet_until = 0.0  # a wait already logged covers retries that start before then
         self._wait_lock = threading.Lock()
+        self._pace = RequestPacer(settings.max_requests_per_minute)
 
     @classmethod
     def from_environment(
@@ -160,22 +200,41 @@ class OpikGateway:
 
         overrides = {"url_override": url, "workspace": workspace, "api_key": api_key}
         sdk = opik_config.OpikConfig(**{k: v for k, v in overrides.items() if v})
-        client = httpx_client.get(
-            workspace=sdk.workspace,
-            api_key=sdk.api_key,
-            check_tls_certificate=sdk.check_tls_certificate,
-            compress_json_requests=sdk.enable_json_request_compression,
-        )
-        client.timeout = httpx.Timeout(settings.timeout_seconds)
-        rest = OpikApi(base_url=sdk.url_override, httpx_client=client)
-        return cls(rest, settings, workspace=sdk.workspace)
+
+        def connect() -> OpikApi:
+            client = httpx_client.get(
+                workspace=sdk.workspace,
+                api_key=sdk.api_key,
+                check_tls_certificate=sdk.check_tls_certificate,
+                compress_json_requests=sdk.enable_json_request_compression,
+            )
+            client.timeout = httpx.Timeout(settings.timeout_seconds)
+            return OpikApi(base_url=sdk.url_override, httpx_client=client)
+
+        return cls(connect(), settings, workspace=sdk.workspace, connect=connect)
+
+    @property
+    def _rest(self) -> OpikApi:
+        """The calling worker's REST client, built with the SDK's own settings. One httpx pool
+        shared by every worker made them queue on its lock and scan its connections per request
+        (``benchmarks/profile_client.py``). Keyed by thread name, which the engine's pools reuse,
+        so a run makes at most ``max_concurrency`` + 1 clients; a shared one is still correct."""
+        name = threading.current_thread().name
+        rest = self._clients.get(name)
+        if rest is None:
+            # Built outside the lock (an SSL context takes a while); each thread builds its own.
+            built = self._connect() if self._connect else next(iter(self._clients.values()))
+            with self._clients_lock:
+                rest = self._clients.setdefault(name, built)
+        return rest
 
     @property
     def url(self) -> str:
         return self._rest._client_wrapper.get_base_url()
 
     def close(self) -> None:
-        self._rest._client_wrapper.httpx_client.httpx_client.close()
+        for rest in {id(r): r for r in self._clients.values()}.values():
+            rest._client_wrapper.httpx_client.httpx_client.close()
 
     def __enter__(self) -> OpikGateway:
         return self
@@ -246,15 +305,19 @@ class OpikGateway:
             if exc.status_code == 404:
                 return {}
             raise
+        from opik.rest_api.types import PromptPagePublic
+
         prompts: dict[str, RemotePrompt] = {}
         page = 1
         while True:
+            params = {"page": page, "size": _PROMPT_PAGE_SIZE, "project_id": project.id}
             result = self._call(
                 "read",
-                self._rest.prompts.get_prompts,
-                page=page,
-                size=_PROMPT_PAGE_SIZE,
-                project_id=project.id,
+                self._request_model,
+                "GET",
+                "v1/private/prompts",
+                PromptPagePublic,
+                params=params,
             )
             content = result.content or []
             for row in content:
@@ -262,6 +325,13 @@ class OpikGateway:
             if len(content) < _PROMPT_PAGE_SIZE:
                 return prompts
             page += 1
+
+    def newest_versions(self, prompt_id: str, count: int) -> list[RemoteVersion]:
+        """The prompt's ``count`` newest versions, newest first, in one request."""
+        result = self._call(
+            "read", self._rest.prompts.get_prompt_versions, prompt_id, page=1, size=count
+        )
+        return [RemoteVersion.from_rest(v, prompt_id) for v in result.content or []]
 
     def history(self, prompt_id: str) -> Iterator[RemoteVersion]:
         """Every version of a prompt, newest first, one page at a time (stop early to save reads)."""
@@ -381,6 +451,38 @@ class OpikGateway:
 
     # Transport -----------------------------------------------------------------------------
 
+    def _request_model(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> T:
+        """A request through the SDK's own HTTP client (its auth, headers, gzip, base URL), the
+        answer validated with the SDK's pydantic model directly. The generated client first walks
+        every field's type hints in Python, which costs more CPU than the request itself
+        (``benchmarks/profile_client.py``); the wire names equal the field names here."""
+        from opik.rest_api.core.api_error import ApiError
+
+        response = self._rest._client_wrapper.httpx_client.request(
+            path,
+            method=method,
+            params=params,
+            json=json,
+            headers={"content-type": "application/json"} if json is not None else None,
+        )
+        if not 200 <= response.status_code < 300:
+            try:
+                body = response.json()
+            except ValueError:
+                body = response.text
+            raise ApiError(
+                status_code=response.status_code, headers=dict(response.headers), body=body
+            )
+        return model.model_validate_json(response.content)  # type: ignore[attr-defined]
+
     def _call(
         self,
         kind: Literal["read", "write"],
@@ -399,6 +501,7 @@ class OpikGateway:
         try:
             for attempt in retrying:
                 with attempt:
+                    self._pace.wait()
                     self.stats.count("reads" if kind == "read" else "writes")
                     return method(*args, **kwargs)
         except Exception as exc:

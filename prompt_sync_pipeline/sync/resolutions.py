@@ -68,6 +68,7 @@ def parse_keep(
                 )
             choose(name, "opik", name)
         elif name in composites:
+            choose(name, "opik", name)  # also settles a write race on it (see the engine)
             for part in config.composites[name].parts().values():
                 choose(from_composite(part, name), "opik", name)
         elif name in prompts:

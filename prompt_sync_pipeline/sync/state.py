@@ -12,6 +12,7 @@ them, so one listing tells a run which prompts changed in Opik and need a read.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import composites as comp
 from .atomic import atomic_write_text
 from .opik_gateway import RemotePrompt
 
@@ -53,14 +55,35 @@ class PartBase(_Record):
     sha256: str
 
 
+class VersionRef(_Record):
+    """One version of a prompt in Opik, enough to find it again and to name it in a message."""
+
+    version_id: str
+    version_number: str | None = None
+    commit: str
+
+
+class WriteRace(_Record):
+    """Another writer saved a version between this copy's read and its write: ``theirs`` is
+    buried under ``ours``. Reported by every run until someone resolves it."""
+
+    ours: VersionRef
+    theirs: VersionRef
+
+
 class CompositeBase(SeenPrompt):
-    """The last version of a composite this charter copy and Opik agreed on."""
+    """The last version of a composite this charter copy and Opik agreed on.
+
+    ``version_count`` is the listing's count when that version was also Opik's latest; 0 when
+    it was not (a pull environment behind the latest, a write race): the next run reads it.
+    """
 
     version_id: str
     version_number: str | None = None
     commit: str
     template_type: str
     parts: dict[Literal["system", "user"], PartBase]
+    write_race: WriteRace | None = None
 
 
 class IndividualSeen(SeenPrompt):
@@ -103,6 +126,12 @@ class SyncState(_Record):
     def render(self) -> str:
         document = self.model_dump(mode="json", exclude_none=True)
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@functools.lru_cache(maxsize=65536)  # the same few thousand texts are hashed for every composite
+def text_sha256(text: str, template_type: str) -> str:
+    """The hash the state keeps of a part or an individual prompt: its text and template type."""
+    return comp.content_hash(text, template_type)
 
 
 def load_state(path: Path, *, workspace: str, project: str) -> SyncState | None:

@@ -1,0 +1,145 @@
+"""The sync state as one run uses it: loaded once, the project's listing, and the entries the
+run changed, merged back into the file by the step that changed them (under the charter lock).
+
+A step saves only its own entries over the file as it is then, so Dagster's steps (each holding
+the lock for itself) and a CLI run in between never undo each other's records.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .config import SyncConfig
+from .opik_gateway import OpikError, OpikGateway, RemotePrompt
+from .state import CompositeBase, IndividualSeen, SyncState, load_state, write_state
+
+log = logging.getLogger(__name__)
+
+
+class RunState:
+    """What this charter copy last agreed with Opik, plus what this run has agreed so far.
+
+    With ``rebuild=True`` the file is not read (it may be broken): every base comes from Opik's
+    provenance records, as at first contact, and the first save replaces the file.
+    """
+
+    def __init__(self, config: SyncConfig, gateway: OpikGateway, *, rebuild: bool = False) -> None:
+        self.path = config.state_path
+        self._gateway = gateway
+        self._project = config.opik.project_name
+        self._replace_on_save = rebuild
+        self._lock = threading.Lock()
+        self._loaded = rebuild
+        self._state: SyncState | None = None
+        self._listing: dict[str, RemotePrompt] | None = None
+        self._listed = False
+        self._composites: dict[str, CompositeBase] = {}
+        self._individuals: dict[str, IndividualSeen] = {}
+
+    # Lookups run on every worker for every prompt: after the one-time load and listing they
+    # take no lock (a dict read is atomic), or the workers queue behind each other.
+
+    def load(self) -> SyncState | None:
+        """The file's state, None at first contact; raises ``StateError`` when it is unusable."""
+        if self._loaded:
+            return self._state
+        with self._lock:
+            if not self._loaded:
+                self._state = load_state(
+                    self.path, workspace=self._gateway.workspace, project=self._project
+                )
+                self._loaded = True
+            return self._state
+
+    def listing(self) -> dict[str, RemotePrompt] | None:
+        """The project's prompts, listed once per run; None if the listing failed (then every
+        prompt is read, as without a state)."""
+        if self._listed:
+            return self._listing
+        with self._lock:
+            if not self._listed:
+                try:
+                    self._listing = self._gateway.list_prompts()
+                except OpikError as exc:
+                    log.warning("could not list Opik's prompts (%s); reading every prompt", exc)
+                    self._listing = None
+                self._listed = True
+            return self._listing
+
+    def listed(self, name: str) -> RemotePrompt | None:
+        return (self.listing() or {}).get(name)
+
+    def absent_from_opik(self, name: str) -> bool:
+        """True when the listing shows no such prompt and this copy never saw one: no read."""
+        listing = self.listing()
+        return listing is not None and name not in listing and self._seen(name) is None
+
+    def unchanged_in_opik(self, entry: CompositeBase | IndividualSeen | None, name: str) -> bool:
+        """True when the listing shows the prompt exactly as this copy last recorded it."""
+        listed = self.listed(name)
+        return (
+            entry is not None
+            and listed is not None
+            and (listed.id, listed.version_count) == (entry.prompt_id, entry.version_count)
+        )
+
+    def count_after(self, name: str, prompt_id: str, created: int) -> int:
+        """The ``version_count`` to record for a prompt this run left with ``created`` new
+        versions. Never more than this run knows: a lower count only costs a read next time."""
+        listing = self.listing()
+        if listing is None:
+            return 0
+        listed = listing.get(name)
+        if listed is None:  # this run created the prompt
+            return created
+        return listed.version_count + created if listed.id == prompt_id else 0
+
+    def composite(self, name: str) -> CompositeBase | None:
+        entry = self._composites.get(name)
+        if entry is None:
+            state = self.load()
+            entry = state.composites.get(name) if state else None
+        return entry
+
+    def individual(self, name: str) -> IndividualSeen | None:
+        entry = self._individuals.get(name)
+        if entry is None:
+            state = self.load()
+            entry = state.individuals.get(name) if state else None
+        return entry
+
+    def record_composite(self, name: str, entry: CompositeBase) -> None:
+        """Remember ``entry`` for the next save (nothing to save when it is already recorded)."""
+        if self.composite(name) != entry:
+            with self._lock:
+                self._composites[name] = entry
+
+    def record_individual(self, name: str, entry: IndividualSeen) -> None:
+        if self.individual(name) != entry:
+            with self._lock:
+                self._individuals[name] = entry
+
+    def save(self) -> bool:
+        """Merge this run's entries into the file as it is now; True when the file changed."""
+        with self._lock:
+            if not (self._composites or self._individuals or self._replace_on_save):
+                return False
+            current = None
+            if not self._replace_on_save:
+                current = load_state(
+                    self.path, workspace=self._gateway.workspace, project=self._project
+                )
+            if current is None:
+                current = SyncState(workspace=self._gateway.workspace, project=self._project)
+            merged = current.model_copy(
+                update={
+                    "composites": {**current.composites, **self._composites},
+                    "individuals": {**current.individuals, **self._individuals},
+                }
+            )
+            self._replace_on_save = False
+            return write_state(self.path, merged)
+
+    def _seen(self, name: str) -> CompositeBase | IndividualSeen | None:
+        return self.composite(name) or self.individual(name)

@@ -1,0 +1,99 @@
+"""The client's request pacing (pure logic, a fake clock) and what Opik's prompt listing shows,
+which the incremental sync relies on (real SDK over HTTP)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from prompt_sync_pipeline.sync.config import OpikSettings
+from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, RequestPacer
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+
+
+def test_the_pacer_lets_a_second_of_requests_through_then_spaces_the_rest():
+    clock = FakeClock()
+    pacer = RequestPacer(120, clock=clock, sleep=clock.sleep)  # 2 a second, burst of 2
+
+    for _ in range(5):
+        pacer.wait()
+
+    assert clock.sleeps == pytest.approx([0.5, 1.0, 1.5])
+    clock.now = 60.0  # a quiet minute refills the bucket, up to one second's worth
+    clock.sleeps.clear()
+    for _ in range(3):
+        pacer.wait()
+    assert clock.sleeps == pytest.approx([0.5])
+
+
+def test_all_workers_share_one_budget():
+    clock = FakeClock()
+    pacer = RequestPacer(60, clock=clock, sleep=clock.sleep)  # 1 a second
+    workers = [threading.Thread(target=lambda: [pacer.wait() for _ in range(5)]) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    # 20 requests at one a second, one let through at once: each queued behind the others.
+    assert sorted(clock.sleeps) == pytest.approx([float(n) for n in range(1, 20)])
+
+
+def test_no_limit_never_waits():
+    clock = FakeClock()
+    pacer = RequestPacer(None, clock=clock, sleep=clock.sleep)
+    for _ in range(1000):
+        pacer.wait()
+    assert clock.sleeps == []
+
+
+def test_the_default_is_opik_clouds_published_limit():
+    assert OpikSettings(project_name="p").max_requests_per_minute == 2000
+    assert (
+        OpikSettings(project_name="p", max_requests_per_minute=None).max_requests_per_minute is None
+    )
+
+
+def test_the_listing_counts_new_versions_but_not_tags(opik_target, opik_client):
+    settings = OpikSettings(project_name=opik_target.project_name)
+    opik_client.create_prompt(name="p", prompt="one", project_name=opik_target.project_name)
+    with OpikGateway.from_environment(settings) as gateway:
+        first = gateway.list_prompts()["p"]
+        version = gateway.get_version("p")
+        gateway.add_tag(version.id, "a-tag")
+        tagged = gateway.list_prompts()["p"]
+        opik_client.create_prompt(name="p", prompt="two", project_name=opik_target.project_name)
+        second = gateway.list_prompts()["p"]
+
+    assert first.version_count == tagged.version_count == 1
+    assert second.version_count == 2 and second.id == first.id
+    assert second.last_updated_at > first.last_updated_at
+
+
+def test_the_listing_pages_newest_first_with_the_full_total(opik_target, opik_client):
+    for n in range(5):
+        opik_client.create_prompt(name=f"p{n}", prompt="x", project_name=opik_target.project_name)
+    rest = opik_target.rest_client()
+    project = rest.projects.retrieve_project(name=opik_target.project_name)
+
+    pages = [rest.prompts.get_prompts(page=p, size=2, project_id=project.id) for p in (1, 2, 3)]
+
+    assert [page.total for page in pages] == [5, 5, 5]
+    assert [page.size for page in pages] == [2, 2, 1]
+    assert [row.name for page in pages for row in page.content] == [
+        f"p{n}" for n in range(4, -1, -1)
+    ]
