@@ -30,6 +30,10 @@ class CharterLocked(CharterError):
     """Another prompt-sync process holds the charter."""
 
 
+class CharterChanged(CharterError):
+    """The file changed after the run read it (an editor saved it): it was not overwritten."""
+
+
 class PromptTemplate(BaseModel):
     """One individual prompt of the charter."""
 
@@ -41,10 +45,16 @@ class PromptTemplate(BaseModel):
 
 
 class Charter:
-    """The charter as loaded: validated prompts plus the raw document, to rewrite it faithfully."""
+    """The charter as loaded: validated prompts plus the raw document, to rewrite it faithfully.
 
-    def __init__(self, path: Path, raw_text: str, document: dict[str, Any]) -> None:
+    ``source`` is the file's bytes as read, so a write can tell that someone saved it since.
+    """
+
+    def __init__(
+        self, path: Path, raw_text: str, document: dict[str, Any], source: bytes | None = None
+    ) -> None:
         self.path = path
+        self.source = source
         self._raw_text = raw_text
         self._document = document
         self.prompts: dict[str, PromptTemplate] = {}
@@ -70,7 +80,14 @@ class Charter:
         document = json.loads(json.dumps(self._document))
         for name, template in updates.items():
             document[name]["template"] = template
-        return Charter(self.path, self._raw_text, document)
+        return Charter(self.path, self._raw_text, document, self.source)
+
+    def with_types(self, updates: Mapping[str, TemplateType]) -> Charter:
+        """A copy whose named prompts carry new template types (nothing else changes)."""
+        document = json.loads(json.dumps(self._document))
+        for name, template_type in updates.items():
+            document[name]["type"] = template_type
+        return Charter(self.path, self._raw_text, document, self.source)
 
     def render(self) -> str:
         """The document in the file's own layout: same key order, indentation and final newline."""
@@ -81,7 +98,8 @@ class Charter:
 
 def load_charter(path: Path) -> Charter:
     try:
-        raw_text = path.read_text(encoding="utf-8")
+        source = path.read_bytes()
+        raw_text = source.decode("utf-8")
     except FileNotFoundError:
         raise CharterError(f"{path}: charter file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -94,11 +112,15 @@ def load_charter(path: Path) -> Charter:
         ) from None
     if not isinstance(document, dict):
         raise CharterError(f"{path}: expected an object mapping prompt names to prompts")
-    return Charter(path, raw_text, document)
+    return Charter(path, raw_text, document, source)
 
 
 def write_charter(charter: Charter) -> None:
-    """Replace the file atomically: a crash leaves the old file or the new one, never half."""
+    """Replace the file atomically: a crash leaves the old file or the new one, never half.
+
+    Raises CharterChanged, leaving the file alone, when its bytes are no longer the ones the
+    charter was read from: the lock binds prompt-sync runs only, not a teammate's editor.
+    """
     target = charter.path
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -108,6 +130,11 @@ def write_charter(charter: Charter) -> None:
             os.fsync(handle.fileno())
         if target.exists():
             os.chmod(tmp_name, target.stat().st_mode & 0o777)
+        if charter.source is not None and _bytes_or_none(target) != charter.source:
+            raise CharterChanged(
+                f"{target} changed on disk during this run (saved after the run read it); "
+                "the run left it as it is"
+            )
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -131,6 +158,13 @@ def charter_lock(path: Path, timeout_seconds: float) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _bytes_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _detect_indent(text: str) -> int | str:
