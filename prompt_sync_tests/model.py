@@ -221,6 +221,32 @@ class SyncModel(RuleBasedStateMachine):
         self._check_run(before, self._snapshot(), {})
         self._update_agreed()
 
+    @rule(prompt=st.sampled_from(PROMPTS), at=st.integers(1, 18))
+    def sync_while_a_teammate_saves(self, prompt: str, at: int) -> None:
+        """An editor saves the charter at a random point of a run (editors don't take the lock)."""
+        self._count("sync while a teammate saves")
+        before = self._snapshot()
+        calls, saved = 0, ""
+        found: dict[str, Any] = {}  # the file as the teammate found it
+
+        def save(label: str, done: int, total: int) -> None:
+            nonlocal calls, saved
+            calls += 1
+            if calls == at:
+                document = self.forseti.charter()
+                found.update(json.loads(json.dumps(document)))
+                document[prompt]["template"] += f" [saved during a run {self._next()}]"
+                saved = document[prompt]["template"]
+                self._save(document)
+
+        run_sync(self.config, progress=save)
+        after = self._snapshot()
+        if saved:
+            assert after.charter[prompt]["template"] == saved, "a teammate's save was overwritten"
+            self._check("a save during a run survives")
+        self._check_run(before, after, {}, edited=prompt)
+        self._update_agreed(before, found or None)
+
     # Invariants ------------------------------------------------------------------------------
 
     @invariant()
@@ -230,10 +256,15 @@ class SyncModel(RuleBasedStateMachine):
         SyncEngine(self.config, self.gateway).load_charter()  # raises on anything invalid
         self._check("charter valid")
 
-    def _check_run(self, before: Snapshot, after: Snapshot, keep: dict[str, str]) -> None:
-        """No edit lost, no remote version buried, no duplicate version."""
+    def _check_run(
+        self, before: Snapshot, after: Snapshot, keep: dict[str, str], edited: str = ""
+    ) -> None:
+        """No edit lost, no remote version buried, no duplicate version. ``edited``: a prompt
+        someone else saved during the run."""
         for prompt in PROMPTS:
             entry = before.charter[prompt]
+            if prompt == edited:
+                continue
             reached_opik = any(
                 agreed is not None and entry["template"] in agreed[:2]
                 for agreed in (self.agreed[c] for c in self.config.composites_using(prompt))
@@ -260,8 +291,11 @@ class SyncModel(RuleBasedStateMachine):
             spec = self.config.composites[composite]
             agreed = self.agreed[composite]
             for index, prompt in enumerate((spec.system_prompt, spec.user_prompt)):
-                merged = (agreed and content[index] == agreed[index]) or (
-                    content[index] == after.charter[prompt]["template"]
+                now = after.charter[prompt]["template"]
+                merged = (
+                    (agreed and content[index] == agreed[index])
+                    or content[index] == now
+                    or (prompt == edited and now.startswith(content[index]))  # saved on top
                 )
                 assert merged or keep.get(prompt) == "charter", (
                     f"{composite} {_label(old)} buried: its part {content[index]!r} is neither "
@@ -316,13 +350,24 @@ class SyncModel(RuleBasedStateMachine):
             counts={name: prompt.version_count for name, prompt in listed.items()},
         )
 
-    def _update_agreed(self) -> None:
-        """The model's base: the last content on which Opik and the charter agreed."""
+    def _update_agreed(
+        self, before: Snapshot | None = None, found: dict[str, Any] | None = None
+    ) -> None:
+        """The model's base: the last content on which Opik and the charter agreed, also as a
+        teammate ``found`` the file when saving during the run, or that the run since
+        ``before`` pushed (what the charter held when the run read it)."""
         snapshot = self._snapshot()
         for composite in COMPOSITES:
-            rebuilt = self._rebuild(snapshot.charter, composite)
-            if _content(snapshot.latest[composite]) == rebuilt:
-                self.agreed[composite] = rebuilt
+            latest = snapshot.latest[composite]
+            content = _content(latest)
+            charters = [snapshot.charter] + ([found] if found else [])
+            if any(content == self._rebuild(charter, composite) for charter in charters) or (
+                before is not None
+                and latest is not None
+                and latest.id != _id(before.latest[composite])
+                and _pushed_by_prompt_sync(latest)
+            ):
+                self.agreed[composite] = content
 
     def _rebuild(self, charter: dict[str, Any], composite: str) -> Content:
         spec = self.config.composites[composite]
@@ -391,6 +436,15 @@ def _content(version: RemoteVersion | None) -> Content | None:
     if version is None or messages is None:
         return None
     return messages[0]["content"], messages[1]["content"], version.type or "mustache"
+
+
+def _id(version: RemoteVersion | None) -> str | None:
+    return version.id if version else None
+
+
+def _pushed_by_prompt_sync(version: RemoteVersion) -> bool:
+    record = version.metadata.get("prompt_sync") if isinstance(version.metadata, dict) else None
+    return isinstance(record, dict) and record.get("commit") == version.commit
 
 
 def _other(template_type: str) -> str:

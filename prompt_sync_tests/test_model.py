@@ -9,8 +9,8 @@ from hypothesis.stateful import run_state_machine_as_test
 from prompt_sync_tests.model import Figures, World, model_for
 
 CI_SETTINGS = settings(
-    max_examples=25,
-    stateful_step_count=15,
+    max_examples=30,
+    stateful_step_count=20,
     deadline=None,
     derandomize=True,
     database=None,
