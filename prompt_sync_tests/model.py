@@ -295,6 +295,9 @@ class SyncModel(RuleBasedStateMachine):
                 merged = (
                     (agreed and content[index] == agreed[index])
                     or content[index] == now
+                    # The charter's own text (R = L): nothing of Opik's to merge, so a shared
+                    # prompt adopted from another composite may spread over it.
+                    or content[index] == before.charter[prompt]["template"]
                     or (prompt == edited and now.startswith(content[index]))  # saved on top
                 )
                 assert merged or keep.get(prompt) == "charter", (
@@ -302,9 +305,10 @@ class SyncModel(RuleBasedStateMachine):
                     f"the base nor in the charter"
                 )
             kept = {keep.get(spec.system_prompt), keep.get(spec.user_prompt)}
-            merged_type = (agreed and content[2] == agreed[2]) or content[2] == after.charter[
-                spec.system_prompt
-            ].get("type", "mustache")
+            merged_type = (agreed and content[2] == agreed[2]) or content[2] in {
+                charter[spec.system_prompt].get("type", "mustache")
+                for charter in (before.charter, after.charter)
+            }
             assert merged_type or "charter" in kept, f"{composite}: type switch pushed over"
 
     def _check_counters(self, report: SyncReport, before: Snapshot, after: Snapshot) -> None:
