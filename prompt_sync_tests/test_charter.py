@@ -67,11 +67,11 @@ CRASH = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from prompt_sync_pipeline.sync import charter as module
+    from prompt_sync_pipeline.sync import atomic, charter as module
 
     path = Path(sys.argv[1])
     stage = sys.argv[2]
-    real_write = module.os.fdopen
+    real_write = atomic.os.fdopen
 
     if stage == "mid-write":
         class Half:
@@ -85,9 +85,9 @@ CRASH = textwrap.dedent(
                 self.handle.write(text[: len(text) // 2])
                 self.handle.flush()
                 os._exit(9)  # the process dies with half the new file on disk
-        module.os.fdopen = lambda fd, *a, **k: Half(real_write(fd, *a, **k))
+        atomic.os.fdopen = lambda fd, *a, **k: Half(real_write(fd, *a, **k))
     else:
-        module.os.replace = lambda *a: os._exit(9)  # dies just before the rename
+        atomic.os.replace = lambda *a: os._exit(9)  # dies just before the rename
 
     charter = module.load_charter(path)
     module.write_charter(charter.with_templates({"greeting": "NEW " * 5000}))

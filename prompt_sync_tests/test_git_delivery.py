@@ -404,7 +404,7 @@ def test_a_merge_that_conflicts_changes_nothing_and_says_what_to_run(
     delivered = git(team.deploy_dir, "rev-parse", "HEAD")
     team.teammate_edit(CHARTER_TASK, "Teammate's own {{charter}} {{post}}")  # the same prompt
 
-    code, out, err = sync(team, capsys)
+    code, _, err = sync(team, capsys)
 
     assert code == 1
     assert "diverged" in err and "pull --rebase" in err

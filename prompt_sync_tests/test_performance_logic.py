@@ -156,11 +156,14 @@ def test_json_shape_of_a_prompt():
 # Who created a version -----------------------------------------------------------------------
 
 
+COMMIT = "abcdefgh"
+
+
 def remote(template: str, structure: str, metadata: Any = None, tags: list[str] | None = None):
     return RemoteVersion(
         id="v",
         prompt_id="p",
-        commit="abcdefgh",
+        commit=COMMIT,
         version_number="v1",
         template=template,
         type="mustache",
@@ -176,13 +179,15 @@ def test_versions_the_tool_created_carry_its_record_of_their_own_content():
     text_hash = comp.content_hash("Hello {{x}}", "mustache")
 
     assert created_by_tool(
-        remote(json.dumps(messages), "chat", comp.provenance({"system": "a"}, chat_hash))
+        remote(json.dumps(messages), "chat", comp.provenance({"system": "a"}, chat_hash, COMMIT))
     )
-    assert created_by_tool(remote("Hello {{x}}", "text", comp.provenance({"text": "a"}, text_hash)))
+    record = comp.provenance({"text": "a"}, text_hash, COMMIT)
+    assert created_by_tool(remote("Hello {{x}}", "text", record))
     # Someone copied the tool's metadata onto an edited version: the hash gives it away.
-    assert not created_by_tool(
-        remote("Edited {{x}}", "text", comp.provenance({"text": "a"}, text_hash))
-    )
+    assert not created_by_tool(remote("Edited {{x}}", "text", record))
+    # Opik's restore copies it onto a new version with the same content: the commit gives it away.
+    restored = comp.provenance({"text": "a"}, text_hash, "0ldc0mm1")
+    assert not created_by_tool(remote("Hello {{x}}", "text", restored))
     # A version the tool adopted as its base (tag) was still created by someone else.
     assert not created_by_tool(remote("Hello {{x}}", "text", tags=[comp.base_tag(text_hash)]))
     assert not created_by_tool(remote("not json", "chat"))

@@ -162,7 +162,8 @@ def created_by_tool(version: RemoteVersion) -> bool:
             content = json.loads(version.template)
         except json.JSONDecodeError:
             return False
-    return comp.is_recorded_base(version.metadata, None, comp.content_hash(content, template_type))
+    digest = comp.content_hash(content, template_type)
+    return comp.is_recorded_base(version.metadata, None, digest, version.commit)
 
 
 _VERSION_NUMBER = re.compile(r"^v(\d+)$")

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write_text(target: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``target``, fsync it, rename it over ``target``."""
+def atomic_write_text(
+    target: Path, text: str, *, before_replace: Callable[[], None] | None = None
+) -> None:
+    """Write ``text`` to a temp file beside ``target``, fsync it, rename it over ``target``.
+
+    ``before_replace`` runs last before the rename: an exception from it leaves ``target`` as
+    it was (e.g. a check that nobody else changed the file meanwhile)."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
@@ -17,6 +23,8 @@ def atomic_write_text(target: Path, text: str) -> None:
             os.fsync(handle.fileno())
         if target.exists():
             os.chmod(tmp_name, target.stat().st_mode & 0o777)
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

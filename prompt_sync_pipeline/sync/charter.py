@@ -10,9 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +18,8 @@ from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .atomic import atomic_write_text
 
 TemplateType = Literal["mustache", "jinja2"]
 
@@ -34,6 +34,10 @@ class CharterLocked(CharterError):
     """Another prompt-sync process holds the charter."""
 
 
+class CharterChanged(CharterError):
+    """The file changed after the run read it (an editor saved it): it was not overwritten."""
+
+
 class PromptTemplate(BaseModel):
     """One individual prompt of the charter."""
 
@@ -45,10 +49,16 @@ class PromptTemplate(BaseModel):
 
 
 class Charter:
-    """The charter as loaded: validated prompts plus the raw document, to rewrite it faithfully."""
+    """The charter as loaded: validated prompts plus the raw document, to rewrite it faithfully.
 
-    def __init__(self, path: Path, raw_text: str, document: dict[str, Any]) -> None:
+    ``source`` is the file's bytes as read, so a write can tell that someone saved it since.
+    """
+
+    def __init__(
+        self, path: Path, raw_text: str, document: dict[str, Any], source: bytes | None = None
+    ) -> None:
         self.path = path
+        self.source = source
         self._raw_text = raw_text
         self._document = document
         self.prompts: dict[str, PromptTemplate] = {}
@@ -74,7 +84,14 @@ class Charter:
         document = json.loads(json.dumps(self._document))
         for name, template in updates.items():
             document[name]["template"] = template
-        return Charter(self.path, self._raw_text, document)
+        return Charter(self.path, self._raw_text, document, self.source)
+
+    def with_types(self, updates: Mapping[str, TemplateType]) -> Charter:
+        """A copy whose named prompts carry new template types (nothing else changes)."""
+        document = json.loads(json.dumps(self._document))
+        for name, template_type in updates.items():
+            document[name]["type"] = template_type
+        return Charter(self.path, self._raw_text, document, self.source)
 
     def render(self) -> str:
         """The document in the file's own layout: same key order, indentation and final newline."""
@@ -113,7 +130,7 @@ def load_charter(path: Path) -> Charter:
         ) from None
     if not isinstance(document, dict):
         raise CharterError(f"{path}: expected an object mapping prompt names to prompts")
-    return Charter(path, raw_text, document)
+    return Charter(path, raw_text, document, raw_bytes)
 
 
 class _DuplicateKey(Exception):
@@ -133,21 +150,20 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def write_charter(charter: Charter) -> None:
-    """Replace the file atomically: a crash leaves the old file or the new one, never half."""
-    target = charter.path
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(charter.render())
-            handle.flush()
-            os.fsync(handle.fileno())
-        if target.exists():
-            os.chmod(tmp_name, target.stat().st_mode & 0o777)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_directory(target.parent)
+    """Replace the file atomically: a crash leaves the old file or the new one, never half.
+
+    Raises CharterChanged, leaving the file alone, when its bytes are no longer the ones the
+    charter was read from: the lock binds prompt-sync runs only, not a teammate's editor.
+    """
+
+    def unchanged_since_read() -> None:
+        if charter.source is not None and _bytes_or_none(charter.path) != charter.source:
+            raise CharterChanged(
+                f"{charter.path} changed on disk during this run (saved after the run read it); "
+                "the run left it as it is"
+            )
+
+    atomic_write_text(charter.path, charter.render(), before_replace=unchanged_since_read)
 
 
 @contextmanager
@@ -177,21 +193,16 @@ def charter_lock(path: Path, timeout_seconds: float) -> Iterator[None]:
         lock.release()
 
 
+def _bytes_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def _detect_indent(text: str) -> int | str:
     match = re.search(r"^([ \t]+)\S", text, flags=re.MULTILINE)
     if not match:
         return 2
     whitespace = match.group(1)
     return whitespace if "\t" in whitespace else len(whitespace)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not all platforms allow opening a directory.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -2,7 +2,9 @@
 
 Also the provenance record that makes a version a *base*: the content hash the tool stores in the
 metadata of versions it creates, or in a tag on versions it adopts. A record counts only when the
-hash matches the version's actual content, so an editor that copies metadata forward can't fake one.
+hash matches the version's actual content, so an editor that copies metadata forward can't fake one,
+and (for metadata) only on the version whose commit it names: Opik's restore copies metadata onto a
+new version, and that copy describes its source, not an agreement with the charter.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,21 +53,36 @@ def content_hash(template: str | list[dict[str, Any]], template_type: str) -> st
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def provenance(parts: Mapping[str, str], content_sha256: str) -> dict[str, Any]:
-    """Metadata on versions the tool creates: the part map and the hash of what was pushed."""
-    return {PROVENANCE_KEY: {"parts": dict(parts), "content_sha256": content_sha256}}
+def new_commit() -> str:
+    """A client-chosen commit (8 hex characters, Opik's format) for a version about to be created."""
+    return secrets.token_hex(4)
+
+
+def provenance(parts: Mapping[str, str], content_sha256: str, commit: str) -> dict[str, Any]:
+    """Metadata on versions the tool creates: the part map, the hash of what was pushed and the
+    commit of the version it is written on (so a copy on another version doesn't count)."""
+    return {
+        PROVENANCE_KEY: {"parts": dict(parts), "content_sha256": content_sha256, "commit": commit}
+    }
 
 
 def base_tag(content_sha256: str) -> str:
     return BASE_TAG_PREFIX + content_sha256
 
 
-def is_recorded_base(metadata: Any, tags: list[str] | None, actual_sha256: str) -> bool:
-    """True when the version carries a genuine record: its own content's hash, in metadata or tag."""
+def is_recorded_base(
+    metadata: Any, tags: list[str] | None, actual_sha256: str, commit: str
+) -> bool:
+    """True when the version carries a genuine record: its own content's hash, in a tag (Opik
+    never copies tags), or in metadata written on this very version (``commit`` is its own)."""
     if base_tag(actual_sha256) in (tags or []):
         return True
     record = metadata.get(PROVENANCE_KEY) if isinstance(metadata, dict) else None
-    return isinstance(record, dict) and record.get("content_sha256") == actual_sha256
+    return (
+        isinstance(record, dict)
+        and record.get("content_sha256") == actual_sha256
+        and record.get("commit") == commit
+    )
 
 
 def parse_chat_template(template: str) -> list[dict[str, Any]]:

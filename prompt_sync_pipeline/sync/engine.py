@@ -19,7 +19,15 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from . import composites as comp
-from .charter import Charter, charter_lock, load_charter, write_charter
+from . import template_types
+from .charter import (
+    Charter,
+    CharterChanged,
+    TemplateType,
+    charter_lock,
+    load_charter,
+    write_charter,
+)
 from .composites import MalformedComposite, Parts
 from .config import ConfigError, SyncConfig
 from .opik_gateway import OpikError, OpikGateway, RemoteVersion
@@ -79,6 +87,7 @@ class PullPlan:
     reads: dict[str, CompositeRead]
     changes: list[PartChange] = field(default_factory=list)
     adoptions: dict[str, str] = field(default_factory=dict)
+    type_adoptions: dict[str, TemplateType] = field(default_factory=dict)
     conflicts: dict[str, list[PartChange]] = field(default_factory=dict)
     failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (outcome, reason)
 
@@ -255,6 +264,7 @@ class SyncEngine:
                 plan.failures[name] = result
             else:
                 plan.changes.extend(result)
+        template_types.settle(plan, self.config)
         self._agree_on_shared_parts(plan)
         return plan
 
@@ -316,20 +326,58 @@ class SyncEngine:
                 if keep.get(prompt) == "opik" and change.decision == "conflict":
                     change.decision, change.why = "adopt", "resolved by hand: keep Opik's text"
             changes.append(change)
+        local_type = charter[spec.system_prompt].type
+        if remote_version.type != local_type:
+            changes.append(self._decide_type(read, local_type, keep))
+        # Malformed wins over every decision: a part that may come from Opik (adopted now, or
+        # after a conflict is resolved) must keep the charter's variables, in Opik's type.
         for change in changes:
-            if change.decision != "adopt":
+            if change.decision == "keep_local" or change.role == template_types.TYPE_ROLE:
                 continue
-            template_type = charter[change.prompt].type
-            if remote_version.type != template_type:
-                return (
-                    "malformed",
-                    f"{_label(remote_version)}: template type changed from {template_type!r} "
-                    f"to {remote_version.type!r}",
+            try:
+                problem = comp.variable_change(
+                    change.role, change.remote, change.local, remote_version.type or local_type
                 )
-            problem = comp.variable_change(change.role, change.remote, change.local, template_type)
+            except MalformedComposite as exc:
+                problem = f"the charter's {change.prompt!r} as {remote_version.type}: {exc}"
             if problem:
                 return ("malformed", f"{_label(remote_version)}: {problem}")
         return changes
+
+    def _decide_type(
+        self, read: CompositeRead, local_type: str, keep: Mapping[str, Side]
+    ) -> PartChange:
+        """The three-way decision on the composite's template type (settled across composites
+        by ``template_types.settle``)."""
+        assert read.pulled is not None
+        spec = self.config.composites[read.name]
+        change = PartChange(
+            read.name,
+            template_types.TYPE_ROLE,
+            spec.system_prompt,
+            "conflict",
+            local_type,
+            str(read.pulled.type),
+            _label(read.pulled),
+        )
+        kept = {keep.get(prompt) for prompt in spec.parts().values()}
+        base = self.base_of(read)
+        if "charter" in kept:
+            change.decision = "keep_local"
+        elif base is None:
+            side = self.config.first_contact
+            if side != "conflict":
+                change.decision = "keep_local" if side == "charter" else "adopt"
+            change.why = "no base: prompt-sync never recorded a version both agreed on"
+        elif read.pulled.id < base.version_id and _is_recorded(read.pulled):
+            change.decision = "keep_local"  # the pull environment points to an older synced one
+        elif base.template_type == local_type:
+            change.decision = "adopt"
+        elif base.template_type == read.pulled.type:
+            change.decision = "keep_local"
+        if change.decision == "conflict" and "opik" in kept:
+            change.decision = "adopt"
+        return change
 
     def _decide(self, change: PartChange, read: CompositeRead) -> None:
         assert read.pulled is not None
@@ -385,8 +433,15 @@ class SyncEngine:
         """
         write = write and not self.dry_run
         updated = charter.with_templates(plan.adoptions) if plan.adoptions else charter
-        if plan.adoptions and write:
-            write_charter(updated)
+        updated = updated.with_types(plan.type_adoptions) if plan.type_adoptions else updated
+        if (plan.adoptions or plan.type_adoptions) and write:
+            try:
+                write_charter(updated)
+            except CharterChanged as exc:
+                updated = charter
+                _leave_unpulled(
+                    plan, self.config, f"{exc}; Opik's change is still there: run the sync again"
+                )
         for name, (outcome, reason) in sorted(plan.failures.items()):
             report.add(Action("pull", name, outcome, ok=False, reason=reason))
         reads = [r for name, r in sorted(plan.reads.items()) if name not in plan.failures]
@@ -407,7 +462,7 @@ class SyncEngine:
                     "pull",
                     prompt,
                     "adopted",
-                    reason="from " + ", ".join(sources),
+                    reason="from " + ", ".join(sources) + _type_note(charter, plan, prompt),
                     # The Opik version(s) it came from, e.g. for the commit that delivers it.
                     version=", ".join(f"{composite} {label}" for composite, label in adopted),
                     diff=unified_diff(charter[prompt].template, text, prompt),
@@ -419,6 +474,19 @@ class SyncEngine:
                 report.warnings.append(
                     f"shared prompt {prompt!r} changed in Opik ({', '.join(sources)})"
                     + (f"; the change spreads to {', '.join(spread)} in step 3" if spread else "")
+                )
+        for prompt, template_type in sorted(plan.type_adoptions.items()):
+            if prompt not in plan.adoptions:
+                report.add(
+                    Action(
+                        "pull",
+                        prompt,
+                        "adopted",
+                        reason="from Opik" + _type_note(charter, plan, prompt),
+                        diff=unified_diff(
+                            f"type: {charter[prompt].type}\n", f"type: {template_type}\n", prompt
+                        ),
+                    )
                 )
         return updated
 
@@ -534,15 +602,17 @@ class SyncEngine:
                 diff = unified_diff(current.template if current else "", prompt.template, name)
             if self.dry_run:
                 return Action("individual", name, "created", reason="dry run", diff=diff)
+            commit = comp.new_commit()
             created = self.gateway.create_version(
                 name,
                 template=prompt.template,
                 template_type=prompt.type,
                 structure="text",
                 metadata=comp.provenance(
-                    {"text": name}, comp.content_hash(prompt.template, prompt.type)
+                    {"text": name}, comp.content_hash(prompt.template, prompt.type), commit
                 ),
                 change_description=CHANGE_DESCRIPTION,
+                commit=commit,
             )
         except OpikError as exc:
             return Action("individual", name, "failed", ok=False, reason=str(exc))
@@ -654,13 +724,15 @@ class SyncEngine:
             )
             if self.dry_run:
                 return Action("composite", name, "created", reason="dry run", diff=diff)
+            commit = comp.new_commit()
             created = self.gateway.create_version(
                 name,
                 template=_chat_template(messages),
                 template_type=template_type,
                 structure="chat",
-                metadata=comp.provenance(spec.parts(), digest),
+                metadata=comp.provenance(spec.parts(), digest, commit),
                 change_description=CHANGE_DESCRIPTION,
+                commit=commit,
             )
             # Opik has no compare-and-set: the version below ours must be the one this run read.
             theirs = self._slipped_in(created, current)
@@ -708,7 +780,7 @@ class SyncEngine:
         # Agreed: the state's base (the version count is current only when it is the latest).
         entry = self.state.composite(read.name)
         already = (entry is not None and entry.version_id == version.id) or comp.is_recorded_base(
-            version.metadata, version.tags, digest
+            version.metadata, version.tags, digest, version.commit
         )
         write = write and not self.dry_run
         if write and not already:  # provenance for the performance view and first contact
@@ -943,7 +1015,24 @@ def _is_recorded(version: RemoteVersion) -> bool:
     if messages is None:
         return False
     digest = comp.content_hash(messages, version.type or "mustache")
-    return comp.is_recorded_base(version.metadata, version.tags, digest)
+    return comp.is_recorded_base(version.metadata, version.tags, digest, version.commit)
+
+
+def _leave_unpulled(plan: PullPlan, config: SyncConfig, reason: str) -> None:
+    """The charter could not take the pull: the composites it came from count as not pulled,
+    so no base is recorded on them and step 3 won't push over them."""
+    sources = {c.composite for c in plan.changes if c.decision == "adopt"}
+    sources |= {name for prompt in plan.type_adoptions for name in config.composites_using(prompt)}
+    for name in sources:
+        plan.failures.setdefault(name, ("failed", reason))
+    plan.adoptions.clear()
+    plan.type_adoptions.clear()
+
+
+def _type_note(charter: Charter, plan: PullPlan, prompt: str) -> str:
+    if prompt not in plan.type_adoptions:
+        return ""
+    return f" (template type {charter[prompt].type} -> {plan.type_adoptions[prompt]})"
 
 
 def _not_pulled(

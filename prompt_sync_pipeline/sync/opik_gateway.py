@@ -372,13 +372,15 @@ class OpikGateway:
         structure: TemplateStructure,
         metadata: dict[str, Any],
         change_description: str,
+        commit: str | None = None,
     ) -> RemoteVersion:
-        """A new version. It carries a commit chosen here (the id stays the server's, so
-        "latest" follows Opik's clock): a create retried after a lost answer then meets a 409
-        on that commit, and the version it already made is returned instead of a duplicate."""
+        """A new version. It carries a commit chosen by the caller or here (the id stays the
+        server's, so "latest" follows Opik's clock): a create retried after a lost answer then
+        meets a 409 on that commit, and the version it already made is returned instead of a
+        duplicate; when every answer was lost, the commit is looked up before giving up."""
         from opik.rest_api.types import PromptVersionDetail
 
-        commit = secrets.token_hex(4)
+        commit = commit or secrets.token_hex(4)
         request = PromptVersionDetail(
             commit=commit,
             template=template,
@@ -396,13 +398,22 @@ class OpikGateway:
                 project_name=self.project_name,
             )
         except OpikError as exc:
-            if exc.status_code != 409:
+            # 409: an earlier attempt saved it. No status or a 5xx: the answers were lost or
+            # garbled, maybe after the save. Any other status is a refusal: nothing was saved.
+            status = exc.status_code
+            if not (status is None or status == 409 or status >= 500):
                 raise
-            existing = self.get_version(name, commit=commit)
+            existing = self._saved_by_lost_write(name, commit)
             if existing is None or (existing.template, existing.metadata) != (template, metadata):
-                raise  # a genuine clash with someone else's commit
+                raise  # not saved, or a genuine clash with someone else's commit
             return existing
         return RemoteVersion.from_rest(created)
+
+    def _saved_by_lost_write(self, name: str, commit: str) -> RemoteVersion | None:
+        try:
+            return self.get_version(name, commit=commit)
+        except OpikError:
+            return None  # still unreachable: report the write's own error
 
     def restore_version(self, prompt_id: str, version_id: str) -> RemoteVersion:
         """Opik's restore: a new latest version with an old version's content (and metadata)."""
