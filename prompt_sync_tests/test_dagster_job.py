@@ -116,13 +116,14 @@ def test_full_run_pulls_pushes_and_records_the_run(forseti, opik_client, opik_ta
     assert sorted(r.method for r in writes(requests)) == ["PATCH", "POST"]  # base tag, text prompt
 
     # A second run finds nothing to do and writes nothing at all: the steps wrote the state
-    # file beside the charter, so the access check and the run's one listing are all it sends.
+    # file beside the charter, so the run's one listing (whose project lookup is also the
+    # access check) is all it sends.
     assert forseti.config.state_path.is_file()
     opik_target.clear_requests()
     again = run_job(instance)
     assert again.success
     assert writes(opik_target.requests()) == []
-    assert len([r for r in opik_target.requests() if "is-alive" not in r.path]) == 1 + 2
+    assert len([r for r in opik_target.requests() if "is-alive" not in r.path]) == 2
     assert counter_tags(run_tags(instance, again.run_id))["pull_changed"] == 0
 
 
@@ -162,9 +163,9 @@ def test_pushed_individuals_alone_pushes_only_text_prompts(forseti, opik_target,
     assert sorted(materializations(result)) == ["pushed_individuals"]
     requests = opik_target.requests()
     assert len(writes(requests)) == 1  # the one edited text prompt
-    # The access check, the listing (project id, one page), no read of an unchanged prompt,
+    # The listing (project id, also the access check; one page), no read of an unchanged prompt,
     # none of a composite (their names never appear in a query), and the one write.
-    assert len(requests) == 1 + 2 + 1
+    assert len(requests) == 2 + 1
     assert not any(name in r.query for r in requests for name in COMPOSITES)
     tags = run_tags(instance, result.run_id)
     # Only the step it ran: no zeros for the pull and the composites it never did.

@@ -141,10 +141,11 @@ def silent_server() -> Iterator[str]:
 
 class _HtmlPage(http.server.BaseHTTPRequestHandler):
     PAGE = b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>"
+    CONTENT_TYPE = "text/html"
 
     def _answer(self) -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Type", self.CONTENT_TYPE)
         self.send_header("Content-Length", str(len(self.PAGE)))
         self.end_headers()
         self.wfile.write(self.PAGE)
@@ -155,10 +156,25 @@ class _HtmlPage(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _OtherJson(_HtmlPage):
+    PAGE = b'{"status": "ok", "service": "something else"}'
+    CONTENT_TYPE = "application/json"
+
+
 @pytest.fixture
 def html_server() -> Iterator[str]:
     """A web server that answers every request with an HTML page (e.g. Opik's URL without /api)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HtmlPage)
+    yield from _serve(_HtmlPage)
+
+
+@pytest.fixture
+def other_json_server() -> Iterator[str]:
+    """A JSON API that isn't Opik: every request gets the same small object."""
+    yield from _serve(_OtherJson)
+
+
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -208,10 +224,18 @@ def test_an_html_page_is_not_opik_and_is_not_printed(forseti, capsys, monkeypatc
     assert "Welcome to nginx" not in err
 
 
+def test_a_json_api_that_is_not_opik_is_named_so(forseti, capsys, monkeypatch, other_json_server):
+    monkeypatch.setenv("OPIK_URL_OVERRIDE", other_json_server)
+
+    code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
+
+    _assert_one_message(code, out, err, "does not answer as Opik", "JSON of another shape")
+
+
 @pytest.mark.parametrize("status", [401, 403])
 def test_refused_credentials_name_the_variables_once(forseti, opik_target, capsys, status):
     opik_target.inject(
-        r"/v1/private/auth$",
+        r"/v1/private/projects/retrieve$",
         "POST",
         status=status,
         body={"code": status, "message": "User not allowed to access workspace!"},
@@ -222,7 +246,7 @@ def test_refused_credentials_name_the_variables_once(forseti, opik_target, capsy
 
     workspace = f"for workspace {opik_target.workspace!r}"
     _assert_one_message(code, out, err, "refused the credentials", workspace, str(status))
-    assert [r.path for r in opik_target.requests()] == ["/api/v1/private/auth"]
+    assert [r.path for r in opik_target.requests()] == ["/api/v1/private/projects/retrieve"]
 
 
 def test_an_error_on_every_prompt_is_printed_once_per_step_with_the_count(

@@ -69,8 +69,7 @@ def writes(opik_target) -> list:
         r
         for r in opik_target.requests()
         if r.method in ("POST", "PATCH", "PUT", "DELETE")
-        # reads sent as POST: retrieves and the access check
-        and not r.path.endswith(("/retrieve", "/auth"))
+        and not r.path.endswith("/retrieve")  # reads sent as POST
     ]
 
 

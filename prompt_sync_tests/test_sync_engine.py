@@ -47,10 +47,9 @@ def test_second_sync_writes_nothing_and_reads_the_minimum(synced, opik_target):
     assert report.breakdown()["individual"] == {"unchanged": 4}
     assert report.breakdown()["composite"] == {"unchanged": 3}
     # The SDK client of the fixture may ping in the background; the sync's own requests are
-    # the access check and the listing only: the project's id, then one page of its prompts.
+    # the listing only: the project's id (also the access check), then one page of its prompts.
     requests = [r for r in opik_target.requests() if "is-alive" not in r.path]
     assert [(r.method, r.path.removeprefix("/api/v1/private")) for r in requests] == [
-        ("POST", "/auth"),
         ("POST", "/projects/retrieve"),
         ("GET", "/prompts"),
     ]
@@ -392,5 +391,5 @@ def test_pull_environment_costs_one_read_per_composite_on_a_no_op(synced, opik_c
 
     assert not report.failed, report.to_json()
     requests = [r for r in opik_target.requests() if "is-alive" not in r.path]
-    # The access check, the listing (2), one environment read each.
-    assert len(requests) == 1 + 2 + len(COMPOSITES)
+    # The listing (2, the first also the access check), one environment read each.
+    assert len(requests) == 2 + len(COMPOSITES)

@@ -178,6 +178,8 @@ class OpikGateway:
         self._quiet_until = 0.0  # a wait already logged covers retries that start before then
         self._wait_lock = threading.Lock()
         self._pace = RequestPacer(settings.max_requests_per_minute)
+        # The access check's lookup of the project, kept for the listing that follows it.
+        self._checked_project: tuple[str | None] | None = None
 
     @classmethod
     def from_environment(
@@ -245,29 +247,32 @@ class OpikGateway:
     def check_access(self) -> None:
         """One cheap request before the work: does the URL answer as Opik, with these credentials?
 
-        Opik's own access check (``POST /v1/private/auth``, the SDK's ``auth_check``): 204 with
-        no body. Refusals and 5xx get the configured retries; a timeout does not (a server that
-        doesn't answer in time won't do better for the run), so this takes at most
-        ``timeout_seconds`` plus the backoff waits. Raises ``OpikUnavailable``.
+        The request is the project's lookup (``POST /v1/private/projects/retrieve``), which the
+        prompt listing starts with anyway: the next ``list_prompts`` reuses its answer, so the
+        check costs a run nothing. Opik answers with the project, or a JSON 404 when the project
+        doesn't exist yet; anything else is not Opik. Refusals and 5xx get the configured retries;
+        a timeout does not (a server that doesn't answer in time won't do better for the run),
+        so this takes at most ``timeout_seconds`` plus the backoff waits. Raises
+        ``OpikUnavailable``.
         """
         url = _redact(self.url)
         try:
             response = self._call(
                 "read",
-                self._rest.check.with_raw_response.access,
-                request={},
+                self._rest.projects.with_raw_response.retrieve_project,
+                name=self.project_name,
                 retry_if=_is_transient_but_no_timeout,
             )
         except OpikError as exc:
+            if exc.status_code == 404 and isinstance(getattr(exc.original, "body", None), dict):
+                self._checked_project = (None,)  # Opik's answer: no such project yet
+                return
+            if exc.status_code is None and _is_validation_error(exc.original):
+                raise OpikUnavailable(_not_opik(url, None, "JSON of another shape")) from None
             raise OpikUnavailable(
                 _unavailable_reason(exc, url, self.settings, self.workspace), exc.status_code
             ) from None
-        # The SDK ignores this answer's body; an HTML page served with 200 must not pass.
-        raw = response._response  # the SDK's wrapper has no public accessor for the body
-        body = raw.content.strip()
-        if body and not _is_json(body):
-            kind = "an HTML page" if body.startswith(b"<") else "a body that is not JSON"
-            raise OpikUnavailable(_not_opik(url, raw.status_code, kind))
+        self._checked_project = (response.data.id,)
 
     # Reads ---------------------------------------------------------------------------------
 
@@ -297,20 +302,15 @@ class OpikGateway:
         An environment move does not change a prompt's ``version_count`` or ``last_updated_at``.
         A project that does not exist yet holds no prompts.
         """
-        try:
-            project = self._call(
-                "read", self._rest.projects.retrieve_project, name=self.project_name
-            )
-        except OpikError as exc:
-            if exc.status_code == 404:
-                return {}
-            raise
+        project_id = self._project_id()
+        if project_id is None:
+            return {}
         from opik.rest_api.types import PromptPagePublic
 
         prompts: dict[str, RemotePrompt] = {}
         page = 1
         while True:
-            params = {"page": page, "size": _PROMPT_PAGE_SIZE, "project_id": project.id}
+            params = {"page": page, "size": _PROMPT_PAGE_SIZE, "project_id": project_id}
             result = self._call(
                 "read",
                 self._request_model,
@@ -325,6 +325,21 @@ class OpikGateway:
             if len(content) < _PROMPT_PAGE_SIZE:
                 return prompts
             page += 1
+
+    def _project_id(self) -> str | None:
+        """The project's id, None if it doesn't exist yet; the access check's answer once."""
+        if self._checked_project is not None:
+            (project_id,), self._checked_project = self._checked_project, None
+            return project_id
+        try:
+            project = self._call(
+                "read", self._rest.projects.retrieve_project, name=self.project_name
+            )
+        except OpikError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return project.id
 
     def newest_versions(self, prompt_id: str, count: int) -> list[RemoteVersion]:
         """The prompt's ``count`` newest versions, newest first, in one request."""
@@ -655,14 +670,10 @@ def _not_opik(url: str, status: int | None, kind: str) -> str:
     )
 
 
-def _is_json(body: bytes) -> bool:
-    import json
+def _is_validation_error(exc: BaseException | None) -> bool:
+    import pydantic
 
-    try:
-        json.loads(body)
-    except ValueError:
-        return False
-    return True
+    return isinstance(exc, pydantic.ValidationError)
 
 
 def _redact(url: str) -> str:
