@@ -350,3 +350,12 @@ def synced(forseti: Forseti, opik_client: Any) -> Forseti:
     report = forseti.sync()
     assert not report.failed, report.to_json()
     return forseti
+
+
+@pytest.fixture
+def instance() -> Iterator[Any]:
+    """A Dagster instance of its own (SQLite in a temp dir) for one test."""
+    import dagster as dg
+
+    with dg.instance_for_test() as dagster_instance:
+        yield dagster_instance

@@ -32,12 +32,6 @@ def forseti(tmp_path: Path, opik_target, monkeypatch: pytest.MonkeyPatch) -> For
     return example
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     """Step key → the failure description the UI shows."""
     return {

@@ -25,12 +25,6 @@ def team(tmp_path: Path, opik_target, monkeypatch: pytest.MonkeyPatch) -> Team:
     return team
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def step_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     return failure.step_key, failure.step_failure_data.user_failure_data.description

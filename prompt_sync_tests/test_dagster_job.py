@@ -39,12 +39,6 @@ def forseti(tmp_path: Path, opik_target, monkeypatch: pytest.MonkeyPatch) -> For
     return example
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def optimize_in_opik(forseti: Forseti, opik_client, **parts: str) -> None:
     """A new composite version made outside the tool, as an optimizer would (plain SDK)."""
     opik_client.create_chat_prompt(
