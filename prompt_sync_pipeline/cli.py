@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -22,7 +21,7 @@ from .sync.config import ConfigError, SyncConfig, load_config
 from .sync.engine import Side, run_sync
 from .sync.opik_gateway import OpikUnavailable
 from .sync.report import SyncReport, group_failures
-from .sync.resolutions import parse_keep
+from .sync.resolutions import command_prefix, parse_keep
 from .sync.state import StateError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -164,7 +163,7 @@ def _keep_choices(args: argparse.Namespace, config: SyncConfig) -> dict[str, Sid
 
 def _command_prefix(args: argparse.Namespace) -> str:
     """How the user ran the tool, for the fix commands the report suggests."""
-    return f"prompt-sync --config {shlex.quote(args.config)}" if args.config else "prompt-sync"
+    return command_prefix(args.config)
 
 
 def print_report(report: SyncReport, out: TextIO, *, show_diffs: bool) -> None:

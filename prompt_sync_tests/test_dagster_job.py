@@ -136,6 +136,10 @@ def test_persona_conflict_blocks_the_pushes(forseti, opik_client, opik_target, i
     assert drift.severity == dg.AssetCheckSeverity.ERROR
     assert COMPOSITE in drift.metadata["conflicting_composites"].value
     assert "Be terse." in drift.metadata["difference"].value
+    # The fix it suggests is the exact command, with the configuration this run used.
+    pulled = materializations(result)["local_individual_prompts"]
+    fix = f"prompt-sync --config {forseti.config_path} sync --keep-charter {PERSONA}"
+    assert any(fix in str(value) for value in pulled.values())
     assert sorted(materializations(result)) == ["local_individual_prompts", "opik_composites"]
     assert writes(opik_target.requests()) == []
     assert forseti.charter_path.read_text() == charter_before

@@ -28,6 +28,7 @@ from prompt_sync_pipeline.sync.config import (
 from prompt_sync_pipeline.sync.engine import CompositeRead, PullPlan, SyncEngine
 from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, OpikUnavailable
 from prompt_sync_pipeline.sync.report import SyncReport
+from prompt_sync_pipeline.sync.resolutions import command_prefix
 
 from . import run_tags
 
@@ -78,9 +79,17 @@ class SyncSession:
     found in conflict.
     """
 
-    def __init__(self, config: SyncConfig, opik: OpikResource, *, dry_run: bool) -> None:
+    def __init__(
+        self,
+        config: SyncConfig,
+        opik: OpikResource,
+        *,
+        dry_run: bool,
+        command_prefix: str = "prompt-sync",
+    ) -> None:
         self.config = config
         self.dry_run = dry_run
+        self.command_prefix = command_prefix  # for the fix commands in conflict messages
         self.report = SyncReport(dry_run=dry_run)
         self.plan: PullPlan | None = None
         self._opik = opik
@@ -100,7 +109,9 @@ class SyncSession:
             except OpikUnavailable as exc:
                 gateway.close()
                 raise dg.Failure(description=str(exc)) from None
-            self._engine = SyncEngine(self.config, gateway, dry_run=self.dry_run)
+            self._engine = SyncEngine(
+                self.config, gateway, dry_run=self.dry_run, command_prefix=self.command_prefix
+            )
         return self._engine
 
     def new_report(self) -> SyncReport:
@@ -208,7 +219,9 @@ class PromptSyncResource(dg.ConfigurableResource):
         run_id = context.run.run_id
         if run_id not in self._sessions:
             config = self._config or self.load_config()
-            session = SyncSession(config, self.opik, dry_run=self.dry_run)
+            # The fix commands a conflict suggests name the configuration this run used.
+            prefix = command_prefix(self.config_path or os.environ.get(CONFIG_ENV_VAR))
+            session = SyncSession(config, self.opik, dry_run=self.dry_run, command_prefix=prefix)
             if self.use_git and not self.dry_run:
                 # Before the first step reads the charter: the team's latest charter.
                 session.git = self._start_git(context, config)

@@ -12,6 +12,7 @@ The engine takes them as one mapping, name → side, where a name is
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
@@ -22,6 +23,11 @@ Side = Literal["charter", "opik"]
 
 class ResolutionError(ValueError):
     """A ``--keep-*`` choice names nothing the configuration knows, or contradicts another."""
+
+
+def command_prefix(config_path: str | None) -> str:
+    """How the user runs the tool with this configuration, for the fix commands in messages."""
+    return f"prompt-sync --config {shlex.quote(config_path)}" if config_path else "prompt-sync"
 
 
 def from_composite(prompt: str, composite: str) -> str:
