@@ -36,6 +36,8 @@ os.environ.update(
         "OPIK_SENTRY_ENABLE": "false",
         "OPIK_TRACK_DISABLE": "true",
         "OPIK_URL_OVERRIDE": "http://127.0.0.1:9/api",  # discard port: fails fast, stays local
+        # The SDK client's background is-alive ping would show up in tests' request counts.
+        "OPIK_CONNECTION_MONITOR_PING_INTERVAL": "3600",
     }
 )
 for _name in ("OPIK_API_KEY", "OPIK_WORKSPACE", "OPIK_PROJECT_NAME"):
