@@ -14,7 +14,6 @@ import cProfile
 import json
 import os
 import pstats
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_benchmark import _free_port, _library, _wait_until_alive
+from sync_benchmark import _library, emulator_process
 
 
 def main() -> None:
@@ -37,15 +36,7 @@ def main() -> None:
     # (cProfile sees one thread: each worker thread gets its own profile, merged at the end.)
     args = parser.parse_args()
 
-    os.environ.update(OPIK_ANALYTICS_ENABLE="false", OPIK_SENTRY_ENABLE="false")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "opik_emulator.cli", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        _wait_until_alive(url)
+    with emulator_process() as url:
         os.environ.update(OPIK_URL_OVERRIDE=url, OPIK_WORKSPACE="profile")
         with tempfile.TemporaryDirectory() as tmp:
             charter, table = _library(args.composites // 5, args.composites)
@@ -66,9 +57,6 @@ def main() -> None:
             started = time.perf_counter()
             report = run_sync(load_config(config_path))
             seconds = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     kind = "no-op sync with the state file" if args.with_state else "sync without state"
     print(f"{kind}, {args.composites} composites: {seconds:.2f} s, {report.summary_line()}")
     stats = pstats.Stats(*profiles)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_benchmark import _free_port, _library, _wait_until_alive
+from sync_benchmark import _library, emulator_process
 
 
 def main() -> None:
@@ -38,22 +37,11 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=100)
     args = parser.parse_args()
 
-    os.environ.update(OPIK_ANALYTICS_ENABLE="false", OPIK_SENTRY_ENABLE="false")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "opik_emulator.cli", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-    )
     rows = []
-    try:
-        _wait_until_alive(url)
+    with emulator_process() as url:
         for size in args.sizes:
             with tempfile.TemporaryDirectory() as tmp:
                 rows += _bench_size(url, Path(tmp), size, args.latency_ms, args.changed)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     _print_table(args, rows)
 
 

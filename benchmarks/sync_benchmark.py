@@ -21,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -37,32 +38,15 @@ def main() -> None:
     parser.add_argument("--optimized", type=int, default=10)
     args = parser.parse_args()
 
-    os.environ.update(OPIK_ANALYTICS_ENABLE="false", OPIK_SENTRY_ENABLE="false")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "opik_emulator.cli",
-            "--port",
-            str(port),
-            "--latency-ms",
-            str(args.latency_ms),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        _wait_until_alive(url)
-        with tempfile.TemporaryDirectory() as tmp:
-            charter, composites = _library(args.individuals, args.composites)
-            config_path = _write_project(Path(tmp), charter, composites)
-            ours = _bench_prompt_sync(url, config_path, composites, args.optimized)
-            loop = _bench_serial_loop(url, charter, composites, args.optimized)
-        _print_table(args, ours, loop)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with (
+        emulator_process("--latency-ms", str(args.latency_ms)) as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        charter, composites = _library(args.individuals, args.composites)
+        config_path = _write_project(Path(tmp), charter, composites)
+        ours = _bench_prompt_sync(url, config_path, composites, args.optimized)
+        loop = _bench_serial_loop(url, charter, composites, args.optimized)
+    _print_table(args, ours, loop)
 
 
 # -- The library ------------------------------------------------------------------------------
@@ -218,6 +202,25 @@ def _print_table(args: argparse.Namespace, ours: dict, loop: dict) -> None:
             f"{b['seconds']:>10.2f} s {b['requests']:>5} req {b['writes']:>4} wr"
             f"{b['seconds'] / a['seconds']:>9.1f}x"
         )
+
+
+@contextmanager
+def emulator_process(*options: str) -> Iterator[str]:
+    """The Opik emulator in a process of its own (as a deployed Opik is), on a free loopback
+    port; yields its REST base URL. The SDK's analytics and error reporting stay off."""
+    os.environ.update(OPIK_ANALYTICS_ENABLE="false", OPIK_SENTRY_ENABLE="false")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "opik_emulator.cli", "--port", str(port), *options],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_alive(url)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _free_port() -> int:
