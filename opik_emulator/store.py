@@ -56,6 +56,8 @@ CREATE TABLE IF NOT EXISTS prompts (
 -- Names are unique per (workspace, project); workspace-level prompts share the '' project.
 CREATE UNIQUE INDEX IF NOT EXISTS prompts_by_name
     ON prompts (workspace, IFNULL(project_id, ''), name);
+-- A project's listing in Opik's default order (newest first), a page without sorting them all.
+CREATE INDEX IF NOT EXISTS prompts_by_project ON prompts (workspace, project_id, id);
 CREATE TABLE IF NOT EXISTS prompt_versions (
     id TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,

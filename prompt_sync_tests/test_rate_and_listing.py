@@ -4,6 +4,9 @@ which the incremental sync relies on (real SDK over HTTP)."""
 from __future__ import annotations
 
 import threading
+import time
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -97,3 +100,58 @@ def test_the_listing_pages_newest_first_with_the_full_total(opik_target, opik_cl
     assert [row.name for page in pages for row in page.content] == [
         f"p{n}" for n in range(4, -1, -1)
     ]
+
+
+def _five_prompts(opik_client, project_name: str) -> None:
+    for n in range(5):
+        opik_client.create_prompt(name=f"p{n}", prompt="x", project_name=project_name)
+
+
+def _started_and_ended(record) -> tuple[datetime, datetime]:
+    ended = datetime.fromisoformat(record.timestamp)
+    return ended - timedelta(milliseconds=record.duration_ms), ended
+
+
+def test_the_pages_after_the_first_are_read_side_by_side(opik_target, opik_client):
+    opik_target.require_emulator()
+    _five_prompts(opik_client, opik_target.project_name)
+    settings = OpikSettings(project_name=opik_target.project_name)
+    with OpikGateway.from_environment(settings) as gateway:
+        gateway.listing_page_size = 2
+        opik_target.inject(r"/v1/private/prompts$", "GET", hold_ms=300, times=3)
+        opik_target.clear_requests()
+        listed = gateway.list_prompts()
+
+    assert sorted(listed) == ["p0", "p1", "p2", "p3", "p4"]
+    pages = {
+        parse_qs(r.query)["page"][0]: _started_and_ended(r)
+        for r in opik_target.requests()
+        if r.path.endswith("/prompts")
+    }
+    assert sorted(pages) == ["1", "2", "3"]
+    first, second, third = pages["1"], pages["2"], pages["3"]
+    assert first[1] <= min(second[0], third[0])  # the first page says how many follow
+    assert second[0] < third[1] and third[0] < second[1]  # then both at once
+
+
+def test_a_prompt_deleted_while_the_pages_are_read_hides_no_other(opik_target, opik_client):
+    opik_target.require_emulator()
+    _five_prompts(opik_client, opik_target.project_name)
+    settings = OpikSettings(project_name=opik_target.project_name)
+    with OpikGateway.from_environment(settings) as gateway:
+        newest = gateway.list_prompts()["p4"]
+        gateway.listing_page_size = 2
+        # Page 1 (p4, p3) is read, then pages 2 and 3 are held while p4 is deleted: they come
+        # back as (p1, p0) and (), so p2 slips between pages and only a new listing finds it.
+        hold = opik_target.inject(r"/v1/private/prompts$", "GET", hold_ms=500, times=3)
+        result: dict = {}
+        listing = threading.Thread(target=lambda: result.update(listed=gateway.list_prompts()))
+        listing.start()
+        deadline = time.monotonic() + 10
+        while hold.hits < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert hold.hits == 3, "the listing never asked for pages 2 and 3"
+        opik_target.rest_client().prompts.delete_prompt(newest.id)
+        listing.join()
+
+    assert sorted(result["listed"]) == ["p0", "p1", "p2", "p3"]

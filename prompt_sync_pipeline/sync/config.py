@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from .bulk import collector_paused
+
 CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
 # forseti_charter.json -> forseti_charter.sync-state.json, in the same directory.
 STATE_SUFFIX = ".sync-state.json"
@@ -161,7 +163,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
     try:
         # The C loader when PyYAML has it: a table of thousands of composites loads in a blink.
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=loader)
+        with collector_paused():
+            raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=loader)
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: configuration file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -173,7 +176,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: expected a mapping at the top level")
     try:
-        config = SyncConfig.model_validate(raw)
+        with collector_paused():
+            config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{config_path}: {_describe(exc)}") from None
     charter = (

@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -26,6 +27,7 @@ from .config import OpikSettings, RetrySettings
 
 if TYPE_CHECKING:
     from opik.rest_api import OpikApi
+    from opik.rest_api.types import PromptPagePublic
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,6 +37,8 @@ _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _PAGE_SIZE = 100
 # The SDK lists prompts 1,000 at a time; the backend accepts it.
 _PROMPT_PAGE_SIZE = 1000
+# Listings restarted because prompts were created or deleted meanwhile, before giving up.
+_LISTING_ATTEMPTS = 3
 # Waits longer than this are worth a log line (once, with the duration); shorter ones are noise.
 _NOTABLE_WAIT_SECONDS = 1.0
 _OPIK_VARIABLES = "OPIK_URL_OVERRIDE, OPIK_API_KEY and OPIK_WORKSPACE"
@@ -178,6 +182,7 @@ class OpikGateway:
         self._quiet_until = 0.0  # a wait already logged covers retries that start before then
         self._wait_lock = threading.Lock()
         self._pace = RequestPacer(settings.max_requests_per_minute)
+        self.listing_page_size = _PROMPT_PAGE_SIZE
         # The access check's lookup of the project, kept for the listing that follows it.
         self._checked_project: tuple[str | None] | None = None
 
@@ -297,34 +302,56 @@ class OpikGateway:
         return RemoteVersion.from_rest(version)
 
     def list_prompts(self) -> dict[str, RemotePrompt]:
-        """Every prompt of the project by name, 1,000 per request: the cheap change detection.
+        """Every prompt of the project by name: the cheap change detection.
 
-        An environment move does not change a prompt's ``version_count`` or ``last_updated_at``.
-        A project that does not exist yet holds no prompts.
+        The first page (``listing_page_size``, 1,000 rows) says how many follow; those are
+        fetched side by side. A prompt created or deleted meanwhile shifts rows from one page
+        to the next, which could hide one: a ``total`` that moves during the listing means it
+        is listed again. An environment move changes neither ``version_count`` nor
+        ``last_updated_at``. A project that does not exist yet holds no prompts.
         """
         project_id = self._project_id()
         if project_id is None:
             return {}
+        rest = self._rest  # one client for the pages: a client per thread costs an SSL context
+        size = self.listing_page_size
+        for _ in range(_LISTING_ATTEMPTS):
+            first = self._prompt_page(rest, project_id, 1, size)
+            pages = [first]
+            if first.total is None:  # no total: page until a short page
+                while len(pages[-1].content or []) == size:
+                    pages.append(self._prompt_page(rest, project_id, len(pages) + 1, size))
+            elif first.total > size:
+                count = -(-first.total // size)
+                workers = min(count - 1, self.settings.max_concurrency)
+                with ThreadPoolExecutor(workers, thread_name_prefix="prompt-sync-list") as pool:
+                    pages += pool.map(
+                        lambda page: self._prompt_page(rest, project_id, page, size),
+                        range(2, count + 1),
+                    )
+                if any(page.total != first.total for page in pages):
+                    continue
+            return {row.name: RemotePrompt.from_rest(row) for p in pages for row in p.content or []}
+        raise OpikError(
+            f"the prompts of project {self.project_name!r} changed faster than they could be "
+            f"listed ({_LISTING_ATTEMPTS} attempts)"
+        )
+
+    def _prompt_page(
+        self, rest: OpikApi, project_id: str, page: int, size: int
+    ) -> PromptPagePublic:
         from opik.rest_api.types import PromptPagePublic
 
-        prompts: dict[str, RemotePrompt] = {}
-        page = 1
-        while True:
-            params = {"page": page, "size": _PROMPT_PAGE_SIZE, "project_id": project_id}
-            result = self._call(
-                "read",
-                self._request_model,
-                "GET",
-                "v1/private/prompts",
-                PromptPagePublic,
-                params=params,
-            )
-            content = result.content or []
-            for row in content:
-                prompts[row.name] = RemotePrompt.from_rest(row)
-            if len(content) < _PROMPT_PAGE_SIZE:
-                return prompts
-            page += 1
+        params = {"page": page, "size": size, "project_id": project_id}
+        return self._call(
+            "read",
+            self._request_model,
+            "GET",
+            "v1/private/prompts",
+            PromptPagePublic,
+            params=params,
+            rest=rest,
+        )
 
     def _project_id(self) -> str | None:
         """The project's id, None if it doesn't exist yet; the access check's answer once."""
@@ -485,6 +512,7 @@ class OpikGateway:
         *,
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
+        rest: OpikApi | None = None,
     ) -> T:
         """A request through the SDK's own HTTP client (its auth, headers, gzip, base URL), the
         answer validated with the SDK's pydantic model directly. The generated client first walks
@@ -492,7 +520,7 @@ class OpikGateway:
         (``benchmarks/profile_client.py``); the wire names equal the field names here."""
         from opik.rest_api.core.api_error import ApiError
 
-        response = self._rest._client_wrapper.httpx_client.request(
+        response = (rest or self._rest)._client_wrapper.httpx_client.request(
             path,
             method=method,
             params=params,

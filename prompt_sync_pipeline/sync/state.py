@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import composites as comp
 from .atomic import atomic_write_text
+from .bulk import collector_paused
 from .opik_gateway import RemotePrompt
 
 STATE_FORMAT = 1
@@ -148,7 +149,8 @@ def load_state(path: Path, *, workspace: str, project: str) -> SyncState | None:
             f"resolve them or {REBUILD_HINT}"
         )
     try:
-        state = SyncState.model_validate_json(text)
+        with collector_paused():
+            state = SyncState.model_validate_json(text)
     except ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
