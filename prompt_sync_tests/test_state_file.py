@@ -1,5 +1,7 @@
 """The sync state file on its own: format, recovery messages, change detection from a listing."""
 
+import json
+
 import pytest
 
 from prompt_sync_pipeline.sync.opik_gateway import RemotePrompt
@@ -12,6 +14,7 @@ from prompt_sync_pipeline.sync.state import (
     load_state,
     write_state,
 )
+from prompt_sync_tests.forseti import COMPOSITE, COMPOSITES, PERSONA
 
 
 def _state() -> SyncState:
@@ -92,3 +95,43 @@ def test_the_listing_names_only_prompts_with_unseen_versions():
     # A prompt deleted and re-created in Opik has a new id: read it again.
     listing["forseti.persona"] = RemotePrompt("p9", "forseti.persona", "text", 1)
     assert "forseti.persona" in state.changed_in_opik(listing, names)
+
+
+def test_the_layout_is_the_standard_json_encoders(tmp_path):
+    # Files written before the faster encoder must not change on a no-op run (nor churn in git).
+    state = _state().model_copy(
+        update={
+            "individuals": {
+                **_state().individuals,
+                'tâche "é" \\ \t\u2028': _state().individuals["forseti.persona"],
+            }
+        }
+    )
+    document = state.model_dump(mode="json", exclude_none=True)
+    legacy = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert state.render() == legacy
+
+
+def test_a_save_keeps_what_another_writer_recorded_since_the_last_save(synced):
+    path = synced.config.state_path
+    engine, gateway = synced.engine()
+    with gateway:
+        run = engine.state
+        ours = run.composite(COMPOSITE).model_copy(update={"version_count": 0})
+        run.record_composite(COMPOSITE, ours)
+        assert run.save() is True
+        # Between two steps of this run, another writer records an individual prompt.
+        theirs = load_state(
+            path, workspace=gateway.workspace, project=synced.config.opik.project_name
+        )
+        seen = theirs.individuals[PERSONA].model_copy(update={"version_count": 99})
+        write_state(
+            path, theirs.model_copy(update={"individuals": {**theirs.individuals, PERSONA: seen}})
+        )
+        other = run.composite(COMPOSITES[1]).model_copy(update={"version_count": 0})
+        run.record_composite(COMPOSITES[1], other)
+        assert run.save() is True
+
+    final = load_state(path, workspace=gateway.workspace, project=synced.config.opik.project_name)
+    assert final.individuals[PERSONA] == seen
+    assert final.composites[COMPOSITE] == ours and final.composites[COMPOSITES[1]] == other

@@ -45,15 +45,15 @@ def shared_prompts(config: SyncConfig) -> list[str]:
 def persona_drift(config: SyncConfig, plan: PullPlan) -> dg.AssetCheckResult:
     """Judge the pull's plan: a shared prompt that differs between the charter and a composite."""
     shared = shared_prompts(config)
-    drift = [c for c in plan.changes if c.prompt in shared]
+    is_shared = set(shared).__contains__
+    drift = [c for c in plan.changes if is_shared(c.prompt)]
     conflicting = sorted({c.composite for c in drift if c.prompt in plan.conflicts})
     drifting = sorted({c.composite for c in drift})
     # Composites Opik could not give us: their shared prompts are unknown, so not "in sync".
     unread = {
         name: reason
         for name, (outcome, reason) in plan.failures.items()
-        if outcome == "failed"
-        and any(p in shared for p in config.composites[name].parts().values())
+        if outcome == "failed" and any(map(is_shared, config.composites[name].parts().values()))
     }
     metadata = {
         "shared_prompts": dg.MetadataValue.json(shared),

@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -112,6 +113,7 @@ class SyncConfig(_Strict):
     schedule_timezone: str = "UTC"
     git: GitSettings | None = None  # absent: the run never touches git
     sensor: SensorSettings = SensorSettings()
+    _users: tuple[dict[str, CompositeSpec], dict[str, list[str]]] | None = PrivateAttr(None)
 
     @field_validator("schedule_timezone")
     @classmethod
@@ -143,9 +145,16 @@ class SyncConfig(_Strict):
         return {part for spec in self.composites.values() for part in spec.parts().values()}
 
     def composites_using(self, prompt_name: str) -> list[str]:
-        return [
-            name for name, spec in self.composites.items() if prompt_name in spec.parts().values()
-        ]
+        """The composites that use the prompt, in table order (looked up once per prompt: a
+        step asks for each of 10,000 composites)."""
+        index = self._users
+        if index is None or index[0] is not self.composites:  # built for this very table
+            users: dict[str, list[str]] = {}
+            for name, spec in self.composites.items():
+                for prompt in spec.parts().values():
+                    users.setdefault(prompt, []).append(name)
+            index = self._users = (self.composites, users)
+        return list(index[1].get(prompt_name, ()))
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -450,11 +450,13 @@ class SyncEngine:
         for name, (outcome, reason) in sorted(plan.failures.items()):
             report.add(Action("pull", name, outcome, ok=False, reason=reason))
         reads = [r for name, r in sorted(plan.reads.items()) if name not in plan.failures]
+        blocked = plan.blocked_composites(self.config)
+        kept_local = {c.composite for c in plan.changes if c.decision == "keep_local"}
         report.add(
             *self._map(
                 "finish pull",
                 reads,
-                lambda read: self._pull_outcome(read, updated, plan, write),
+                lambda read: self._pull_outcome(read, updated, plan, write, blocked, kept_local),
                 inline=lambda read: self._is_base(read.name, read.pulled, updated),
             )
         )
@@ -501,11 +503,17 @@ class SyncEngine:
         return updated
 
     def _pull_outcome(
-        self, read: CompositeRead, updated: Charter, plan: PullPlan, write: bool
+        self,
+        read: CompositeRead,
+        updated: Charter,
+        plan: PullPlan,
+        write: bool,
+        blocked: set[str],
+        kept_local: set[str],
     ) -> Action:
         """How the pull ended for one composite; records the base when Opik now matches."""
         name = read.name
-        if name in plan.blocked_composites(self.config):
+        if name in blocked:
             return Action(
                 "pull", name, "conflict", ok=False, reason=self._conflict_help(name, plan)
             )
@@ -521,8 +529,7 @@ class SyncEngine:
             )
         if recorded is not None:
             return recorded
-        ahead = any(c.composite == name and c.decision == "keep_local" for c in plan.changes)
-        return Action("pull", name, "kept_local" if ahead else "unchanged")
+        return Action("pull", name, "kept_local" if name in kept_local else "unchanged")
 
     def _conflict_help(self, composite: str, plan: PullPlan) -> str:
         sync = f"{self.command_prefix} sync"

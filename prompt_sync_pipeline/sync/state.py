@@ -13,12 +13,12 @@ them, so one listing tells a run which prompts changed in Opik and need a read.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import composites as comp
@@ -125,8 +125,17 @@ class SyncState(_Record):
         return changed
 
     def render(self) -> str:
-        document = self.model_dump(mode="json", exclude_none=True)
-        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        """The file's text: ``json.dumps(indent=2, sort_keys=True, ensure_ascii=False)``'s
+        layout, written by pydantic's encoder (the standard one indents in pure Python: a
+        third of a second for 12,000 entries, on every save)."""
+        document = _sorted(self.model_dump(mode="json", exclude_none=True))
+        return pydantic_core.to_json(document, indent=2).decode() + "\n"
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    return value  # the state holds no lists
 
 
 @functools.lru_cache(maxsize=65536)  # the same few thousand texts are hashed for every composite
@@ -137,12 +146,21 @@ def text_sha256(text: str, template_type: str) -> str:
 
 def load_state(path: Path, *, workspace: str, project: str) -> SyncState | None:
     """The state beside the charter; None when there is none yet (first contact)."""
+    text = read_state_text(path)
+    return None if text is None else parse_state(path, text, workspace=workspace, project=project)
+
+
+def read_state_text(path: Path) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise StateError(f"{path}: cannot read the sync state ({exc}); {REBUILD_HINT}") from None
+
+
+def parse_state(path: Path, text: str, *, workspace: str, project: str) -> SyncState:
+    """The state in ``text`` (read from ``path``), checked to belong to this Opik project."""
     if _CONFLICT_MARKER.search(text):
         raise StateError(
             f"{path}: the sync state has git conflict markers (an unfinished merge); "
@@ -168,11 +186,12 @@ def load_state(path: Path, *, workspace: str, project: str) -> SyncState | None:
 
 def write_state(path: Path, state: SyncState) -> bool:
     """Write the state if its content changed; True when the file was written."""
-    text = state.render()
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except FileNotFoundError:
-        pass
+    return write_state_text(path, state.render())
+
+
+def write_state_text(path: Path, text: str) -> bool:
+    """Write a rendered state if the file holds something else; True when it was written."""
+    if read_state_text(path) == text:
+        return False
     atomic_write_text(path, text)
     return True

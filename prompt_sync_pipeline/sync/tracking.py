@@ -12,7 +12,14 @@ import threading
 
 from .config import SyncConfig
 from .opik_gateway import OpikError, OpikGateway, RemotePrompt
-from .state import CompositeBase, IndividualSeen, SyncState, load_state, write_state
+from .state import (
+    CompositeBase,
+    IndividualSeen,
+    SyncState,
+    parse_state,
+    read_state_text,
+    write_state_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,7 @@ class RunState:
         self._listed = False
         self._composites: dict[str, CompositeBase] = {}
         self._individuals: dict[str, IndividualSeen] = {}
+        self._file: tuple[str, SyncState] | None = None  # the file as last read or written
 
     # Lookups run on every worker for every prompt: after the one-time load and listing they
     # take no lock (a dict read is atomic), or the workers queue behind each other.
@@ -46,9 +54,7 @@ class RunState:
             return self._state
         with self._lock:
             if not self._loaded:
-                self._state = load_state(
-                    self.path, workspace=self._gateway.workspace, project=self._project
-                )
+                self._state = self._read_file()[1]
                 self._loaded = True
             return self._state
 
@@ -127,9 +133,7 @@ class RunState:
                 return False
             current = None
             if not self._replace_on_save:
-                current = load_state(
-                    self.path, workspace=self._gateway.workspace, project=self._project
-                )
+                current = self._read_file()[1]
             if current is None:
                 current = SyncState(workspace=self._gateway.workspace, project=self._project)
             merged = current.model_copy(
@@ -139,7 +143,24 @@ class RunState:
                 }
             )
             self._replace_on_save = False
-            return write_state(self.path, merged)
+            text = merged.render()
+            self._file = (text, merged)
+            return write_state_text(self.path, text)
+
+    def _read_file(self) -> tuple[str | None, SyncState | None]:
+        """The file's text and state as it is now. Parsed only when it changed since this run
+        last read or wrote it (a Dagster step or a CLI run in between): a 10,000-composite
+        state takes a fifth of a second to parse, and a run saves after each step."""
+        text = read_state_text(self.path)
+        if text is None:
+            return None, None
+        if self._file is not None and self._file[0] == text:
+            return self._file
+        state = parse_state(
+            self.path, text, workspace=self._gateway.workspace, project=self._project
+        )
+        self._file = (text, state)
+        return self._file
 
     def _seen(self, name: str) -> CompositeBase | IndividualSeen | None:
         return self.composite(name) or self.individual(name)
