@@ -36,6 +36,7 @@ class FaultRule:
 
     ``path`` is searched (``re.search``) in the request path as sent, e.g.
     ``/api/v1/private/prompts/versions``; anchor it (``r"/prompts/versions$"``) to be exact.
+    ``query``, when given, is searched the same way in the query string (e.g. ``r"\bpage=2\b"``).
     The rule fires for the next ``times`` matching requests (``None``: until removed). It
     answers ``status`` with ``body`` and ``headers``, or with ``drop=True`` closes the
     connection without a response. With ``after_commit=True`` the request is first handled
@@ -46,6 +47,7 @@ class FaultRule:
 
     path: str
     method: str | None = None
+    query: str | None = None
     status: int = 503
     times: int | None = 1
     workspace: str | None = None
@@ -59,14 +61,16 @@ class FaultRule:
 
     def __post_init__(self) -> None:
         self._pattern = re.compile(self.path)
+        self._query_pattern = re.compile(self.query) if self.query is not None else None
         if self.method is not None:
             self.method = self.method.upper()
 
-    def matches(self, method: str, path: str, workspace: str) -> bool:
+    def matches(self, method: str, path: str, workspace: str, query: str = "") -> bool:
         return (
             (self.method is None or self.method == method)
             and (self.workspace is None or self.workspace == workspace)
             and self._pattern.search(path) is not None
+            and (self._query_pattern is None or self._query_pattern.search(query) is not None)
         )
 
     def response_body(self) -> bytes:
@@ -84,6 +88,7 @@ class FaultRule:
         fields = (
             "path",
             "method",
+            "query",
             "status",
             "times",
             "workspace",
@@ -133,11 +138,11 @@ class Faults:
             self._rules.clear()
             self.latency_ms = 0
 
-    def take(self, method: str, path: str, workspace: str) -> FaultRule | None:
+    def take(self, method: str, path: str, workspace: str, query: str = "") -> FaultRule | None:
         """The first rule matching this request, spending one of its ``times``."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(method, path, workspace):
+                if rule.matches(method, path, workspace, query):
                     rule.hits += 1
                     if rule.times is not None:
                         rule.times -= 1
@@ -214,11 +219,12 @@ class FaultMiddleware:
             return
         started = time.perf_counter()
         method, path, workspace = scope["method"], scope["path"], workspace_of(scope)
+        query = scope.get("query_string", b"").decode("latin-1")
         status: int | None = None
 
         if self.faults.latency_ms > 0:
             await asyncio.sleep(self.faults.latency_ms / 1000)
-        rule = self.faults.take(method, path, workspace)
+        rule = self.faults.take(method, path, workspace, query)
         answering = rule
         if rule is not None and rule.hold_ms > 0:
             await asyncio.sleep(rule.hold_ms / 1000)
@@ -251,7 +257,7 @@ class FaultMiddleware:
                 RequestRecord(
                     method=method,
                     path=path,
-                    query=scope.get("query_string", b"").decode("latin-1"),
+                    query=query,
                     status=status,
                     workspace=workspace,
                     timestamp=datetime.now(UTC).isoformat(),

@@ -102,8 +102,8 @@ def test_the_listing_pages_newest_first_with_the_full_total(opik_target, opik_cl
     ]
 
 
-def _five_prompts(opik_client, project_name: str) -> None:
-    for n in range(5):
+def _prompts(opik_client, project_name: str, count: int = 5) -> None:
+    for n in range(count):
         opik_client.create_prompt(name=f"p{n}", prompt="x", project_name=project_name)
 
 
@@ -114,7 +114,7 @@ def _started_and_ended(record) -> tuple[datetime, datetime]:
 
 def test_the_pages_after_the_first_are_read_side_by_side(opik_target, opik_client):
     opik_target.require_emulator()
-    _five_prompts(opik_client, opik_target.project_name)
+    _prompts(opik_client, opik_target.project_name)
     settings = OpikSettings(project_name=opik_target.project_name)
     with OpikGateway.from_environment(settings) as gateway:
         gateway.listing_page_size = 2
@@ -136,7 +136,7 @@ def test_the_pages_after_the_first_are_read_side_by_side(opik_target, opik_clien
 
 def test_a_prompt_deleted_while_the_pages_are_read_hides_no_other(opik_target, opik_client):
     opik_target.require_emulator()
-    _five_prompts(opik_client, opik_target.project_name)
+    _prompts(opik_client, opik_target.project_name)
     settings = OpikSettings(project_name=opik_target.project_name)
     with OpikGateway.from_environment(settings) as gateway:
         newest = gateway.list_prompts()["p4"]
@@ -155,3 +155,29 @@ def test_a_prompt_deleted_while_the_pages_are_read_hides_no_other(opik_target, o
         listing.join()
 
     assert sorted(result["listed"]) == ["p0", "p1", "p2", "p3"]
+
+
+def test_a_row_slipping_between_pages_read_at_different_moments_is_found(opik_target, opik_client):
+    opik_target.require_emulator()
+    _prompts(opik_client, opik_target.project_name, 6)
+    settings = OpikSettings(project_name=opik_target.project_name)
+    with OpikGateway.from_environment(settings) as gateway:
+        oldest = gateway.list_prompts()["p0"]
+        gateway.listing_page_size = 2
+        # Page 1 (p5, p4) and page 3 (p1, p0) are read at once; page 2 is held while p6 is
+        # created and p0 deleted, and comes back as (p4, p3): the total is 6 throughout, yet
+        # p2 slipped from page 2 to page 3 after page 3 was read.
+        hold = opik_target.inject(r"/v1/private/prompts$", "GET", query=r"\bpage=2\b", hold_ms=600)
+        result: dict = {}
+        listing = threading.Thread(target=lambda: result.update(listed=gateway.list_prompts()))
+        listing.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            hold.hits and any("page=3" in r.query for r in opik_target.requests())
+        ):
+            time.sleep(0.01)
+        opik_client.create_prompt(name="p6", prompt="x", project_name=opik_target.project_name)
+        opik_target.rest_client().prompts.delete_prompt(oldest.id)
+        listing.join()
+
+    assert {"p1", "p2", "p3", "p4", "p5"} <= set(result["listed"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from prompt_sync_tests.forseti import (
@@ -393,3 +395,17 @@ def test_pull_environment_costs_one_read_per_composite_on_a_no_op(synced, opik_c
     requests = [r for r in opik_target.requests() if "is-alive" not in r.path]
     # The listing (2, the first also the access check), one environment read each.
     assert len(requests) == 2 + len(COMPOSITES)
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(synced):
+    # A run freezes its configuration and state out of the collector's passes; a long-lived
+    # process (the demo, a notebook) must get its collector back, and keep its own freeze.
+    assert not synced.sync().failed
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+    gc.freeze()
+    try:
+        assert not synced.sync().failed
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # still frozen (minus what was freed)
+    finally:
+        gc.unfreeze()

@@ -134,6 +134,7 @@ class SyncConfig(_Strict):
                 raise ValueError(
                     f"composite {name!r} uses {spec.system_prompt!r} for both messages"
                 )
+        self._index_users()  # here, so equal tables always compare equal
         return self
 
     @property
@@ -145,16 +146,18 @@ class SyncConfig(_Strict):
         return {part for spec in self.composites.values() for part in spec.parts().values()}
 
     def composites_using(self, prompt_name: str) -> list[str]:
-        """The composites that use the prompt, in table order (looked up once per prompt: a
-        step asks for each of 10,000 composites)."""
-        index = self._users
-        if index is None or index[0] is not self.composites:  # built for this very table
+        """The composites that use the prompt, in table order (an index: each step asks for
+        each of up to 10,000 composites)."""
+        return list(self._index_users().get(prompt_name, ()))
+
+    def _index_users(self) -> dict[str, list[str]]:
+        if self._users is None or self._users[0] is not self.composites:  # a copy's new table
             users: dict[str, list[str]] = {}
             for name, spec in self.composites.items():
                 for prompt in spec.parts().values():
                     users.setdefault(prompt, []).append(name)
-            index = self._users = (self.composites, users)
-        return list(index[1].get(prompt_name, ()))
+            self._users = (self.composites, users)
+        return self._users[1]
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

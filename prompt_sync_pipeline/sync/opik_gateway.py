@@ -305,20 +305,23 @@ class OpikGateway:
         """Every prompt of the project by name: the cheap change detection.
 
         The first page (``listing_page_size``, 1,000 rows) says how many follow; those are
-        fetched side by side. A prompt created or deleted meanwhile shifts rows from one page
-        to the next, which could hide one: a ``total`` that moves during the listing means it
-        is listed again. An environment move changes neither ``version_count`` nor
-        ``last_updated_at``. A project that does not exist yet holds no prompts.
+        fetched side by side. Opik lists newest first, so a prompt created or deleted meanwhile
+        shifts rows across page boundaries, and a row can slip between two pages read at
+        different moments. A prompt missed that way leaves fewer distinct names than the first
+        page's ``total`` (new prompts land on the first page, already read): the listing is then
+        read again, one page after another, where only a deletion can hide a row. An
+        environment move changes neither ``version_count`` nor ``last_updated_at``. A project
+        that does not exist yet holds no prompts.
         """
         project_id = self._project_id()
         if project_id is None:
             return {}
         rest = self._rest  # one client for the pages: a client per thread costs an SSL context
         size = self.listing_page_size
-        for _ in range(_LISTING_ATTEMPTS):
+        for attempt in range(_LISTING_ATTEMPTS):
             first = self._prompt_page(rest, project_id, 1, size)
             pages = [first]
-            if first.total is None:  # no total: page until a short page
+            if first.total is None or attempt > 0:
                 while len(pages[-1].content or []) == size:
                     pages.append(self._prompt_page(rest, project_id, len(pages) + 1, size))
             elif first.total > size:
@@ -329,9 +332,12 @@ class OpikGateway:
                         lambda page: self._prompt_page(rest, project_id, page, size),
                         range(2, count + 1),
                     )
-                if any(page.total != first.total for page in pages):
-                    continue
-            return {row.name: RemotePrompt.from_rest(row) for p in pages for row in p.content or []}
+            listed = {
+                row.name: RemotePrompt.from_rest(row) for p in pages for row in p.content or []
+            }
+            if len(listed) >= (first.total or 0):
+                return listed
+            log.info("prompts moved between listing pages while they were read; listing again")
         raise OpikError(
             f"the prompts of project {self.project_name!r} changed faster than they could be "
             f"listed ({_LISTING_ATTEMPTS} attempts)"
