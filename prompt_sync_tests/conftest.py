@@ -14,8 +14,9 @@ import json
 import os
 import re
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,14 @@ class OpikTarget:
                 "points at an Opik without them"
             )
         return self.control
+
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+        """Poll ``condition`` (e.g. a held request has arrived) until it holds; fail naming
+        ``what`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
+            time.sleep(0.01)
 
     def requests(self) -> list[RequestRecord]:
         """The requests this test's workspace sent so far, oldest first."""

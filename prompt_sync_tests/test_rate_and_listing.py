@@ -4,7 +4,8 @@ which the incremental sync relies on (real SDK over HTTP)."""
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
@@ -107,6 +108,18 @@ def _prompts(opik_client, project_name: str, count: int = 5) -> None:
         opik_client.create_prompt(name=f"p{n}", prompt="x", project_name=project_name)
 
 
+@contextmanager
+def _listing_in_background(gateway: OpikGateway) -> Iterator[dict]:
+    """``gateway.list_prompts()`` on a thread while the block runs; its result under "listed"."""
+    result: dict = {}
+    listing = threading.Thread(target=lambda: result.update(listed=gateway.list_prompts()))
+    listing.start()
+    try:
+        yield result
+    finally:
+        listing.join()
+
+
 def _started_and_ended(record) -> tuple[datetime, datetime]:
     ended = datetime.fromisoformat(record.timestamp)
     return ended - timedelta(milliseconds=record.duration_ms), ended
@@ -144,15 +157,9 @@ def test_a_prompt_deleted_while_the_pages_are_read_hides_no_other(opik_target, o
         # Page 1 (p4, p3) is read, then pages 2 and 3 are held while p4 is deleted: they come
         # back as (p1, p0) and (), so p2 slips between pages and only a new listing finds it.
         hold = opik_target.inject(r"/v1/private/prompts$", "GET", hold_ms=500, times=3)
-        result: dict = {}
-        listing = threading.Thread(target=lambda: result.update(listed=gateway.list_prompts()))
-        listing.start()
-        deadline = time.monotonic() + 10
-        while hold.hits < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert hold.hits == 3, "the listing never asked for pages 2 and 3"
-        opik_target.rest_client().prompts.delete_prompt(newest.id)
-        listing.join()
+        with _listing_in_background(gateway) as result:
+            opik_target.wait_until(lambda: hold.hits == 3, "the requests for pages 2 and 3")
+            opik_target.rest_client().prompts.delete_prompt(newest.id)
 
     assert sorted(result["listed"]) == ["p0", "p1", "p2", "p3"]
 
@@ -168,16 +175,12 @@ def test_a_row_slipping_between_pages_read_at_different_moments_is_found(opik_ta
         # created and p0 deleted, and comes back as (p4, p3): the total is 6 throughout, yet
         # p2 slipped from page 2 to page 3 after page 3 was read.
         hold = opik_target.inject(r"/v1/private/prompts$", "GET", query=r"\bpage=2\b", hold_ms=600)
-        result: dict = {}
-        listing = threading.Thread(target=lambda: result.update(listed=gateway.list_prompts()))
-        listing.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (
-            hold.hits and any("page=3" in r.query for r in opik_target.requests())
-        ):
-            time.sleep(0.01)
-        opik_client.create_prompt(name="p6", prompt="x", project_name=opik_target.project_name)
-        opik_target.rest_client().prompts.delete_prompt(oldest.id)
-        listing.join()
+        with _listing_in_background(gateway) as result:
+            opik_target.wait_until(
+                lambda: hold.hits and any("page=3" in r.query for r in opik_target.requests()),
+                "page 2 held and page 3 answered",
+            )
+            opik_client.create_prompt(name="p6", prompt="x", project_name=opik_target.project_name)
+            opik_target.rest_client().prompts.delete_prompt(oldest.id)
 
     assert {"p1", "p2", "p3", "p4", "p5"} <= set(result["listed"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from prompt_sync_pipeline.cli import main
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, latest_messages
@@ -28,10 +27,7 @@ def _race(synced, opik_client, opik_target):
     result = {}
     run = threading.Thread(target=lambda: result.update(report=synced.sync()))
     run.start()
-    deadline = time.monotonic() + 10
-    while hold.hits < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert hold.hits == 2, "the composite write never arrived"
+    opik_target.wait_until(lambda: hold.hits == 2, "the composite write")
     opik_client.create_chat_prompt(
         name=COMPOSITE,
         messages=synced.messages(user=THEIRS),

@@ -186,11 +186,7 @@ def parse_state(path: Path, text: str, *, workspace: str, project: str) -> SyncS
 
 def write_state(path: Path, state: SyncState) -> bool:
     """Write the state if its content changed; True when the file was written."""
-    return write_state_text(path, state.render())
-
-
-def write_state_text(path: Path, text: str) -> bool:
-    """Write a rendered state if the file holds something else; True when it was written."""
+    text = state.render()
     if read_state_text(path) == text:
         return False
     atomic_write_text(path, text)

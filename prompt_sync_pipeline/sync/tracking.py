@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from .atomic import atomic_write_text
 from .config import SyncConfig
 from .opik_gateway import OpikError, OpikGateway, RemotePrompt
 from .state import (
@@ -18,7 +19,6 @@ from .state import (
     SyncState,
     parse_state,
     read_state_text,
-    write_state_text,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class RunState:
             return self._state
         with self._lock:
             if not self._loaded:
-                self._state = self._read_file()[1]
+                self._state = self._parsed(read_state_text(self.path))
                 self._loaded = True
             return self._state
 
@@ -131,9 +131,8 @@ class RunState:
         with self._lock:
             if not (self._composites or self._individuals or self._replace_on_save):
                 return False
-            current = None
-            if not self._replace_on_save:
-                current = self._read_file()[1]
+            on_disk = read_state_text(self.path)
+            current = None if self._replace_on_save else self._parsed(on_disk)
             if current is None:
                 current = SyncState(workspace=self._gateway.workspace, project=self._project)
             merged = current.model_copy(
@@ -145,22 +144,23 @@ class RunState:
             self._replace_on_save = False
             text = merged.render()
             self._file = (text, merged)
-            return write_state_text(self.path, text)
+            if text == on_disk:
+                return False
+            atomic_write_text(self.path, text)
+            return True
 
-    def _read_file(self) -> tuple[str | None, SyncState | None]:
-        """The file's text and state as it is now. Parsed only when it changed since this run
-        last read or wrote it (a Dagster step or a CLI run in between): a 10,000-composite
-        state takes a fifth of a second to parse, and a run saves after each step."""
-        text = read_state_text(self.path)
+    def _parsed(self, text: str | None) -> SyncState | None:
+        """The state in the file's ``text``, parsed only when the file changed since this run
+        last read or wrote it (another writer in between): a 10,000-composite state takes a
+        fifth of a second to parse, and a run saves after each step."""
         if text is None:
-            return None, None
-        if self._file is not None and self._file[0] == text:
-            return self._file
-        state = parse_state(
-            self.path, text, workspace=self._gateway.workspace, project=self._project
-        )
-        self._file = (text, state)
-        return self._file
+            return None
+        if self._file is None or self._file[0] != text:
+            state = parse_state(
+                self.path, text, workspace=self._gateway.workspace, project=self._project
+            )
+            self._file = (text, state)
+        return self._file[1]
 
     def _seen(self, name: str) -> CompositeBase | IndividualSeen | None:
         return self.composite(name) or self.individual(name)
