@@ -1,6 +1,6 @@
 """How long the access check takes to give up on an Opik that can't be used (README's figures).
 
-Times ``OpikGateway.check_access()`` with the example's retry settings against a closed port
+Times ``OpikProject.check_access()`` with the example's retry settings against a closed port
 (refused, retried with backoff) and a server that accepts connections and never answers (one
 timeout, not retried), for a few ``timeout_seconds``. Loopback only. Not a test; run it by hand:
 
@@ -19,8 +19,9 @@ os.environ.update(
     {"OPIK_ANALYTICS_ENABLE": "false", "OPIK_SENTRY_ENABLE": "false", "OPIK_TRACK_DISABLE": "true"}
 )
 
+from prompt_sync_pipeline.opik import OpikUnavailable
+from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.sync.config import load_config
-from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, OpikUnavailable
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "forseti" / "prompt_sync.yaml"
 
@@ -28,9 +29,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "forseti" / "prompt
 def time_check(url: str, timeout_seconds: float) -> tuple[float, str]:
     settings = load_config(EXAMPLE).opik.model_copy(update={"timeout_seconds": timeout_seconds})
     start = time.monotonic()
-    with OpikGateway.from_environment(settings, url=url) as gateway:
+    with OpikProject.connect(settings, url=url) as project:
         try:
-            gateway.check_access()
+            project.check_access()
             outcome = "answered"
         except OpikUnavailable as exc:
             outcome = str(exc).split(". ")[0]

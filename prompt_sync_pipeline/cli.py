@@ -14,17 +14,15 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .cli_manners import StrictArgumentParser, quiet_on_broken_pipe
-from .delivery import CheckoutRefused, GitOutcome, start_git_run
+from .delivery import GitOutcome, start_git_run
+from .errors import ExitCode, UsageError
+from .opik import OpikUnavailable
 from .promotion import cli as release_cli
-from .sync.charter import CharterError
-from .sync.config import ConfigError, SyncConfig, load_config
-from .sync.engine import Side, run_sync
-from .sync.opik_gateway import OpikUnavailable
+from .sync import resolutions
+from .sync.config import SyncConfig, load_config
+from .sync.engine import run_sync
+from .sync.messages import Fixes
 from .sync.report import SyncReport, group_failures
-from .sync.resolutions import command_prefix, parse_keep
-from .sync.state import StateError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 COMMANDS = {
     "pull": "pull the composites from Opik into the charter",
@@ -128,15 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             dry_run=args.command == "plan",
             keep=_keep_choices(args, config),
             progress=_progress_printer(),
-            command_prefix=_command_prefix(args),
+            fixes=Fixes.for_config(args.config),
             rebuild_state=getattr(args, "rebuild_state", False),
         )
-    except (ConfigError, CharterError, CheckoutRefused, StateError, ValueError) as exc:
+    except UsageError as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except OpikUnavailable as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     # After the sync's own work: a git failure loses nothing, it only fails the run.
     delivered = git.finish(report) if git else None
     if args.json:
@@ -147,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print_report(report, sys.stdout, show_diffs=args.command == "plan")
         _print_git(delivered)
-    return EXIT_FAILED if report.failed or (delivered and delivered.problems) else EXIT_OK
+    return ExitCode.FAILED if report.failed or (delivered and delivered.problems) else ExitCode.OK
 
 
 def _print_git(outcome: GitOutcome | None) -> None:
@@ -155,15 +153,10 @@ def _print_git(outcome: GitOutcome | None) -> None:
         print(line, file=sys.stderr if line.startswith("git error") else sys.stdout)
 
 
-def _keep_choices(args: argparse.Namespace, config: SyncConfig) -> dict[str, Side]:
-    return parse_keep(
+def _keep_choices(args: argparse.Namespace, config: SyncConfig) -> resolutions.Resolutions:
+    return resolutions.parse(
         config, charter=getattr(args, "keep_charter", []), opik=getattr(args, "keep_opik", [])
     )
-
-
-def _command_prefix(args: argparse.Namespace) -> str:
-    """How the user ran the tool, for the fix commands the report suggests."""
-    return command_prefix(args.config)
 
 
 def print_report(report: SyncReport, out: TextIO, *, show_diffs: bool) -> None:
@@ -226,7 +219,7 @@ def seed_main(argv: Sequence[str] | None = None) -> int:
         ]
     else:
         print("prompt-sync: --performance can't be combined with --all/--pull-all", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     options = [a for a in argv if a == "--json"] + _config_args(argv)
     return main([*options, command])
 

@@ -10,15 +10,13 @@ from prompt_sync_pipeline.defs import assets, performance
 from prompt_sync_pipeline.defs.production_check import production_check_job, production_not_behind
 from prompt_sync_pipeline.defs.release import prompt_promote_job, prompt_rollback_job
 from prompt_sync_pipeline.defs.resources import (
-    OPIK_API_KEY_VAR,
-    OPIK_URL_VAR,
-    OPIK_WORKSPACE_VAR,
     OpikResource,
     PromptSyncResource,
     env_var_if_set,
 )
 from prompt_sync_pipeline.defs.schedules import prompt_sync_daily, prompt_sync_job
 from prompt_sync_pipeline.defs.sensors import opik_prompt_changes, prompt_sync_pull_job
+from prompt_sync_pipeline.opik.settings import OPIK_API_KEY_VAR, OPIK_URL_VAR, OPIK_WORKSPACE_VAR
 from prompt_sync_pipeline.sync.config import CONFIG_ENV_VAR
 
 opik = OpikResource(

@@ -27,10 +27,10 @@ import dagster as dg
 
 from .defs import run_tags
 from .defs.schedules import JOB_NAME
+from .errors import ExitCode
 from .sync.config import load_config
 from .sync.report import COUNTERS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # The code location the webserver and the daemon load; its working directory is the repository.
 WORKSPACE_FILE = Path(__file__).resolve().parents[1] / "workspace.yaml"
 POLL_SECONDS = 0.5
@@ -50,7 +50,7 @@ def launch_prompt_sync_job(
             "webserver and daemon use) so the run is recorded there",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return ExitCode.USAGE
     day = run_tags.today(config.schedule_timezone)
     tags = {
         **run_tags.day_tags(day, trigger="run-now"),
@@ -88,7 +88,7 @@ def launch_prompt_sync_job(
             print(f"success key: {outcome['success_key']}")
         else:
             print("the run failed: see its event log in the Dagster UI", file=sys.stderr)
-    return EXIT_OK if success else EXIT_FAILED
+    return ExitCode.OK if success else ExitCode.FAILED
 
 
 def run_in_code_location(

@@ -324,8 +324,9 @@ class ResponseChecker:
 
     def attach(self, client: Any) -> None:
         """Hook into an ``opik.Opik`` client's (or an ``OpikApi``'s) httpx client."""
-        rest = getattr(client, "rest_client", client)
-        http = rest._client_wrapper.httpx_client.httpx_client
+        from prompt_sync_pipeline.opik import sdk
+
+        http = sdk.http_client(getattr(client, "rest_client", client))
         http.event_hooks["response"] = [*http.event_hooks["response"], self.hook]
 
     def assert_valid(self) -> None:

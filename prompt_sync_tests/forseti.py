@@ -10,10 +10,11 @@ from typing import Any
 
 import yaml
 
+from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.sync.config import SyncConfig, load_config
 from prompt_sync_pipeline.sync.engine import SyncEngine, run_sync
-from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
 from prompt_sync_pipeline.sync.report import SyncReport
+from prompt_sync_pipeline.sync.resolutions import Resolutions, parse
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "forseti"
 PERSONA = "forseti.persona"
@@ -67,15 +68,33 @@ class Forseti:
             {"role": "user", "content": user or self.template(CHARTER_TASK)},
         ]
 
-    def engine(self, *, dry_run: bool = False) -> tuple[SyncEngine, OpikGateway]:
+    def engine(self, *, dry_run: bool = False) -> tuple[SyncEngine, OpikProject]:
         config = self.config
-        gateway = OpikGateway.from_environment(config.opik)
-        return SyncEngine(config, gateway, dry_run=dry_run), gateway
+        project = OpikProject.connect(config.opik)
+        return SyncEngine(config, project, dry_run=dry_run), project
 
     def sync(
-        self, *, pull: bool = True, push: bool = True, dry_run: bool = False, **kw: Any
+        self,
+        *,
+        pull: bool = True,
+        push: bool = True,
+        dry_run: bool = False,
+        keep: dict[str, str] | None = None,
+        **kw: Any,
     ) -> SyncReport:
-        return run_sync(self.config, pull=pull, push=push, dry_run=dry_run, **kw)
+        """A run, with ``keep`` as the CLI's flags would give it: name -> charter | opik."""
+        config = self.config
+        choices = resolutions(config, keep or {})
+        return run_sync(config, pull=pull, push=push, dry_run=dry_run, keep=choices, **kw)
+
+
+def resolutions(config: SyncConfig, keep: dict[str, str]) -> Resolutions:
+    """``{name: "charter" | "opik"}`` as ``--keep-charter`` / ``--keep-opik`` would give it."""
+    return parse(
+        config,
+        charter=[name for name, side in keep.items() if side == "charter"],
+        opik=[name for name, side in keep.items() if side == "opik"],
+    )
 
 
 def make_forseti(directory: Path, project_name: str) -> Forseti:

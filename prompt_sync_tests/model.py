@@ -33,10 +33,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from opik_emulator.faults import FaultRule
+from prompt_sync_pipeline.opik import RemoteVersion
+from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.sync.engine import run_sync
-from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, RemoteVersion
 from prompt_sync_pipeline.sync.report import SyncReport
 from prompt_sync_tests.forseti import COMPOSITES, PROMPTS, Forseti, make_forseti
+from prompt_sync_tests.forseti import resolutions as keep_choices
 
 Content = tuple[str, str, str]  # system, user, type
 
@@ -104,7 +106,7 @@ class SyncModel(RuleBasedStateMachine):
         self.project = f"model-{uuid.uuid4().hex[:10]}"
         self.forseti: Forseti = make_forseti(self.directory, self.project)
         self.config = self.forseti.config
-        self.gateway = OpikGateway.from_environment(self.config.opik)
+        self.opik = OpikProject.connect(self.config.opik)
         self.agreed: dict[str, Content | None] = dict.fromkeys(COMPOSITES)
         self.edits = 0
         self.rules: list[FaultRule] = []
@@ -120,7 +122,7 @@ class SyncModel(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self._clear_faults()
-        self.gateway.close()
+        self.opik.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # Edits in the charter (a type switch covers every prompt: the forseti composites share the
@@ -147,14 +149,14 @@ class SyncModel(RuleBasedStateMachine):
     )
     def change_opik(self, composite: str, kind: str, role: int, pick: int) -> None:
         self._count(f"opik: {kind}")
-        latest = self.gateway.get_version(composite)
+        latest = self.opik.prompts.get_version(composite)
         if kind == "restore":  # ``pick`` counts from the oldest version
-            history = list(self.gateway.history(latest.prompt_id))[::-1]
-            self.gateway.restore_version(latest.prompt_id, history[pick % len(history)].id)
+            history = list(self.opik.prompts.history(latest.prompt_id))[::-1]
+            self.opik.prompts.restore_version(latest.prompt_id, history[pick % len(history)].id)
             return
         targets = COMPOSITES if kind == "type switch everywhere" else (composite,)
         for name in targets:
-            latest = self.gateway.get_version(name)
+            latest = self.opik.prompts.get_version(name)
             messages, template_type = _messages(latest), latest.type or "mustache"
             if messages is None:
                 continue
@@ -176,7 +178,7 @@ class SyncModel(RuleBasedStateMachine):
         before = self._snapshot()
         self._inject(fault)
         try:
-            report = run_sync(self.config, keep=resolutions)
+            report = run_sync(self.config, keep=keep_choices(self.config, resolutions))
         finally:
             self._clear_faults()
         after = self._snapshot()
@@ -253,7 +255,7 @@ class SyncModel(RuleBasedStateMachine):
     def charter_is_valid(self) -> None:
         from prompt_sync_pipeline.sync.engine import SyncEngine
 
-        SyncEngine(self.config, self.gateway).load_charter()  # raises on anything invalid
+        SyncEngine(self.config, self.opik).load_charter()  # raises on anything invalid
         self._check("charter valid")
 
     def _check_run(
@@ -347,10 +349,10 @@ class SyncModel(RuleBasedStateMachine):
     # Helpers -----------------------------------------------------------------------------------
 
     def _snapshot(self) -> Snapshot:
-        listed = self.gateway.list_prompts()
+        listed = self.opik.prompts.list_prompts()
         return Snapshot(
             charter=self.forseti.charter(),
-            latest={n: self.gateway.get_version(n) for n in (*PROMPTS, *COMPOSITES)},
+            latest={n: self.opik.prompts.get_version(n) for n in (*PROMPTS, *COMPOSITES)},
             counts={name: prompt.version_count for name, prompt in listed.items()},
         )
 

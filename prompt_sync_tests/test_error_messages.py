@@ -274,7 +274,7 @@ def test_a_long_retry_wait_is_logged_once_with_its_duration(synced, opik_target,
         r"/prompts/versions/retrieve$", "POST", status=429, headers={"Retry-After": "2"}, times=3
     )
 
-    with caplog.at_level(logging.WARNING, logger="prompt_sync_pipeline.sync.opik_gateway"):
+    with caplog.at_level(logging.WARNING, logger="prompt_sync_pipeline.opik.transport"):
         report = synced.sync()
 
     assert not report.failed

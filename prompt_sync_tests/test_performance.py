@@ -16,9 +16,9 @@ import pytest
 from prompt_sync_pipeline.cli import main, seed_main
 from prompt_sync_pipeline.defs.performance import prompt_performance
 from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
+from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.performance import collect_performance
 from prompt_sync_pipeline.performance.render import to_markdown
-from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
 from prompt_sync_tests.forseti import COMPOSITE, COMPOSITES, PERSONA, PROMPTS, Forseti
 
 Scores = Mapping[str, float]
@@ -110,8 +110,8 @@ def lab(opik_client, opik_target) -> Lab:
 
 def performance(forseti: Forseti, **options: Any):
     config = forseti.config
-    with OpikGateway.from_environment(config.opik) as gateway:
-        return collect_performance(config, gateway, **options)
+    with OpikProject.connect(config.opik) as project:
+        return collect_performance(config, project, **options)
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

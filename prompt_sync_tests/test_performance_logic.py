@@ -1,6 +1,6 @@
 """The performance view's arithmetic, linking and rendering, without a server.
 
-The engine runs on the real gateway over an in-memory stand-in for the generated REST client that
+The engine runs on the real Opik project over an in-memory stand-in for the generated REST client that
 answers with the SDK's own response types; the emulator tests (test_performance.py) cover the wire.
 """
 
@@ -23,6 +23,9 @@ from opik.rest_api.types import (
     PromptVersionPublic,
 )
 
+from prompt_sync_pipeline.opik import RemoteVersion
+from prompt_sync_pipeline.opik.project import OpikProject
+from prompt_sync_pipeline.opik.transport import Transport
 from prompt_sync_pipeline.performance import (
     ExperimentRun,
     PromptPerformance,
@@ -40,7 +43,6 @@ from prompt_sync_pipeline.performance.models import (
 from prompt_sync_pipeline.performance.render import to_markdown, write_text
 from prompt_sync_pipeline.sync import composites as comp
 from prompt_sync_pipeline.sync.config import SyncConfig
-from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, RemoteVersion
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
@@ -255,10 +257,11 @@ class _ApiError(Exception):
         self.body = body
 
 
-def gateway(prompts: FakePrompts, experiments: FakeExperiments) -> OpikGateway:
+def opik_over(prompts: FakePrompts, experiments: FakeExperiments) -> OpikProject:
+    """The real project over the fakes: the SDK's seam is the only thing stood in for."""
     wrapper = SimpleNamespace(get_base_url=lambda: "http://opik.test/api")
     rest = SimpleNamespace(prompts=prompts, experiments=experiments, _client_wrapper=wrapper)
-    return OpikGateway(rest, CONFIG.opik)  # type: ignore[arg-type]
+    return OpikProject(Transport(CONFIG.opik, connect=lambda: rest))  # type: ignore[arg-type, return-value]
 
 
 def pv(prompt_id: str, n: int, template: str = "T") -> PromptVersionPublic:
@@ -311,7 +314,7 @@ def test_experiments_are_grouped_by_the_version_they_used_across_pages():
     fake = FakeExperiments(experiments)
 
     report = collect_performance(
-        CONFIG, gateway(FakePrompts({"comp-a": a, "persona": persona}), fake)
+        CONFIG, opik_over(FakePrompts({"comp-a": a, "persona": persona}), fake)
     )
 
     by_name = {p.name: p for p in report.prompts}
@@ -349,7 +352,7 @@ def test_links_by_commit_legacy_links_and_deleted_versions():
 
     report = collect_performance(
         CONFIG,
-        gateway(FakePrompts({"comp-a": a}), FakeExperiments([by_commit, legacy, deleted])),
+        opik_over(FakePrompts({"comp-a": a}), FakeExperiments([by_commit, legacy, deleted])),
         prompt="comp-a",
     )
 
@@ -372,9 +375,9 @@ def test_experiment_scores_complete_feedback_scores_and_a_metric_filter_applies_
     other = experiment("other", [a[0]], fluency=0.3)
     fakes = FakePrompts({"comp-a": a}), FakeExperiments([with_both, other])
 
-    full = collect_performance(CONFIG, gateway(*fakes), prompt="comp-a").prompts[0]
-    only_f1 = collect_performance(CONFIG, gateway(*fakes), prompt="comp-a", metric="f1")
-    absent = collect_performance(CONFIG, gateway(*fakes), prompt="comp-a", metric="recall")
+    full = collect_performance(CONFIG, opik_over(*fakes), prompt="comp-a").prompts[0]
+    only_f1 = collect_performance(CONFIG, opik_over(*fakes), prompt="comp-a", metric="f1")
+    absent = collect_performance(CONFIG, opik_over(*fakes), prompt="comp-a", metric="recall")
 
     assert full.versions[0].scores == {"accuracy": 0.5, "f1": 0.7, "fluency": 0.3}
     assert [e.name for e in only_f1.prompts[0].versions[0].experiments] == ["both"]
@@ -385,7 +388,7 @@ def test_experiment_scores_complete_feedback_scores_and_a_metric_filter_applies_
 def test_an_opik_error_fails_that_prompt_with_the_servers_message():
     fakes = FakePrompts({"comp-a": [pv("pa", 1)]}), FakeExperiments([], fail=True)
 
-    report = collect_performance(CONFIG, gateway(*fakes))
+    report = collect_performance(CONFIG, opik_over(*fakes))
 
     (failed,) = report.failed
     assert failed.name == "comp-a"
@@ -395,7 +398,7 @@ def test_an_opik_error_fails_that_prompt_with_the_servers_message():
 
 def test_an_unknown_prompt_is_refused():
     with pytest.raises(UnknownPrompt, match="'nope' is not a prompt"):
-        collect_performance(CONFIG, gateway(FakePrompts({}), FakeExperiments([])), prompt="nope")
+        collect_performance(CONFIG, opik_over(FakePrompts({}), FakeExperiments([])), prompt="nope")
 
 
 # Rendering -----------------------------------------------------------------------------------

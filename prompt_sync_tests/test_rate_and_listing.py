@@ -11,8 +11,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from prompt_sync_pipeline.opik.project import OpikProject
+from prompt_sync_pipeline.opik.transport import RequestPacer
 from prompt_sync_pipeline.sync.config import OpikSettings
-from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, RequestPacer
 
 
 class FakeClock:
@@ -75,13 +76,13 @@ def test_the_default_is_opik_clouds_published_limit():
 def test_the_listing_counts_new_versions_but_not_tags(opik_target, opik_client):
     settings = OpikSettings(project_name=opik_target.project_name)
     opik_client.create_prompt(name="p", prompt="one", project_name=opik_target.project_name)
-    with OpikGateway.from_environment(settings) as gateway:
-        first = gateway.list_prompts()["p"]
-        version = gateway.get_version("p")
-        gateway.add_tag(version.id, "a-tag")
-        tagged = gateway.list_prompts()["p"]
+    with OpikProject.connect(settings) as project:
+        first = project.prompts.list_prompts()["p"]
+        version = project.prompts.get_version("p")
+        project.prompts.add_tag(version.id, "a-tag")
+        tagged = project.prompts.list_prompts()["p"]
         opik_client.create_prompt(name="p", prompt="two", project_name=opik_target.project_name)
-        second = gateway.list_prompts()["p"]
+        second = project.prompts.list_prompts()["p"]
 
     assert first.version_count == tagged.version_count == 1
     assert second.version_count == 2 and second.id == first.id
@@ -109,10 +110,10 @@ def _prompts(opik_client, project_name: str, count: int = 5) -> None:
 
 
 @contextmanager
-def _listing_in_background(gateway: OpikGateway) -> Iterator[dict]:
-    """``gateway.list_prompts()`` on a thread while the block runs; its result under "listed"."""
+def _listing_in_background(project: OpikProject) -> Iterator[dict]:
+    """``project.prompts.list_prompts()`` on a thread while the block runs; its result under "listed"."""
     result: dict = {}
-    listing = threading.Thread(target=lambda: result.update(listed=gateway.list_prompts()))
+    listing = threading.Thread(target=lambda: result.update(listed=project.prompts.list_prompts()))
     listing.start()
     try:
         yield result
@@ -129,11 +130,11 @@ def test_the_pages_after_the_first_are_read_side_by_side(opik_target, opik_clien
     opik_target.require_emulator()
     _prompts(opik_client, opik_target.project_name)
     settings = OpikSettings(project_name=opik_target.project_name)
-    with OpikGateway.from_environment(settings) as gateway:
-        gateway.listing_page_size = 2
+    with OpikProject.connect(settings) as project:
+        project.prompts.listing_page_size = 2
         opik_target.inject(r"/v1/private/prompts$", "GET", hold_ms=300, times=3)
         opik_target.clear_requests()
-        listed = gateway.list_prompts()
+        listed = project.prompts.list_prompts()
 
     assert sorted(listed) == ["p0", "p1", "p2", "p3", "p4"]
     pages = {
@@ -151,13 +152,13 @@ def test_a_prompt_deleted_while_the_pages_are_read_hides_no_other(opik_target, o
     opik_target.require_emulator()
     _prompts(opik_client, opik_target.project_name)
     settings = OpikSettings(project_name=opik_target.project_name)
-    with OpikGateway.from_environment(settings) as gateway:
-        newest = gateway.list_prompts()["p4"]
-        gateway.listing_page_size = 2
+    with OpikProject.connect(settings) as project:
+        newest = project.prompts.list_prompts()["p4"]
+        project.prompts.listing_page_size = 2
         # Page 1 (p4, p3) is read, then pages 2 and 3 are held while p4 is deleted: they come
         # back as (p1, p0) and (), so p2 slips between pages and only a new listing finds it.
         hold = opik_target.inject(r"/v1/private/prompts$", "GET", hold_ms=500, times=3)
-        with _listing_in_background(gateway) as result:
+        with _listing_in_background(project) as result:
             opik_target.wait_until(lambda: hold.hits == 3, "the requests for pages 2 and 3")
             opik_target.rest_client().prompts.delete_prompt(newest.id)
 
@@ -168,14 +169,14 @@ def test_a_row_slipping_between_pages_read_at_different_moments_is_found(opik_ta
     opik_target.require_emulator()
     _prompts(opik_client, opik_target.project_name, 6)
     settings = OpikSettings(project_name=opik_target.project_name)
-    with OpikGateway.from_environment(settings) as gateway:
-        oldest = gateway.list_prompts()["p0"]
-        gateway.listing_page_size = 2
+    with OpikProject.connect(settings) as project:
+        oldest = project.prompts.list_prompts()["p0"]
+        project.prompts.listing_page_size = 2
         # Page 1 (p5, p4) and page 3 (p1, p0) are read at once; page 2 is held while p6 is
         # created and p0 deleted, and comes back as (p4, p3): the total is 6 throughout, yet
         # p2 slipped from page 2 to page 3 after page 3 was read.
         hold = opik_target.inject(r"/v1/private/prompts$", "GET", query=r"\bpage=2\b", hold_ms=600)
-        with _listing_in_background(gateway) as result:
+        with _listing_in_background(project) as result:
             opik_target.wait_until(
                 lambda: hold.hits and any("page=3" in r.query for r in opik_target.requests()),
                 "page 2 held and page 3 answered",

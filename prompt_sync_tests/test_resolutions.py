@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from prompt_sync_pipeline.sync.config import load_config
-from prompt_sync_pipeline.sync.resolutions import ResolutionError, chosen_composite, parse_keep
+from prompt_sync_pipeline.sync.resolutions import ResolutionError, parse
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, EXAMPLE, PERSONA
 
 CATEGORY = "forseti-persona-category"
@@ -17,16 +17,14 @@ def config():
 
 
 def test_a_composite_stands_for_each_of_its_parts(config):
-    keep = parse_keep(config, opik=[COMPOSITE])
+    keep = parse(config, opik=[COMPOSITE])
 
     # The composite itself (a write race on it) and each of its parts.
-    assert keep == {
-        COMPOSITE: "opik",
-        f"{PERSONA}={COMPOSITE}": "opik",
-        f"{CHARTER_TASK}={COMPOSITE}": "opik",
-    }
-    assert chosen_composite(keep, PERSONA) == COMPOSITE
-    assert chosen_composite(parse_keep(config, opik=[PERSONA]), PERSONA) is None
+    assert keep.for_composite(COMPOSITE) == "opik"
+    assert keep.winner(PERSONA) == COMPOSITE and keep.winner(CHARTER_TASK) == COMPOSITE
+    assert keep.chosen_by(COMPOSITE)
+    only_persona = parse(config, opik=[PERSONA])
+    assert only_persona.winner(PERSONA) is None and only_persona.for_prompt(PERSONA) == "opik"
 
 
 @pytest.mark.parametrize(
@@ -42,4 +40,4 @@ def test_a_composite_stands_for_each_of_its_parts(config):
 )
 def test_contradictory_or_unknown_choices_are_refused(config, charter, opik, message):
     with pytest.raises(ResolutionError, match=message):
-        parse_keep(config, charter=charter, opik=opik)
+        parse(config, charter=charter, opik=opik)

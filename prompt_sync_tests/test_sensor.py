@@ -18,7 +18,7 @@ import yaml
 
 from prompt_sync_pipeline.definitions import defs
 from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
-from prompt_sync_pipeline.sync.opik_gateway import RemotePrompt
+from prompt_sync_pipeline.opik import RemotePrompt
 from prompt_sync_pipeline.sync.state import CompositeBase, PartBase, SyncState
 from prompt_sync_pipeline.sync.watch import read_cursor, run_key, unseen_versions, write_cursor
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, Forseti, optimize

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from prompt_sync_pipeline.sync.opik_gateway import RemotePrompt
+from prompt_sync_pipeline.opik import RemotePrompt
+from prompt_sync_pipeline.sync.messages import Fixes
 from prompt_sync_pipeline.sync.state import (
     CompositeBase,
     IndividualSeen,
@@ -12,9 +13,14 @@ from prompt_sync_pipeline.sync.state import (
     StateError,
     SyncState,
     load_state,
-    write_state,
 )
 from prompt_sync_tests.forseti import COMPOSITE, COMPOSITES, PERSONA
+
+FIXES = Fixes.for_config("teams/forseti.yaml")
+
+
+def _load(path, workspace="ws", project="forseti"):
+    return load_state(path, workspace=workspace, project=project, fixes=FIXES)
 
 
 def _state() -> SyncState:
@@ -48,16 +54,14 @@ def _state() -> SyncState:
     )
 
 
-def test_round_trip_is_stable_and_a_no_op_write_leaves_the_file(tmp_path):
+def test_round_trip_is_stable(tmp_path):
     path = tmp_path / "charter.sync-state.json"
-    assert load_state(path, workspace="ws", project="forseti") is None
-    assert write_state(path, _state()) is True
+    assert _load(path) is None
+    path.write_text(_state().render())
     text = path.read_text()
     assert text.endswith("\n") and text.index('"composites"') < text.index('"individuals"')
-    assert load_state(path, workspace="ws", project="forseti") == _state()
-    mtime = path.stat().st_mtime_ns
-    assert write_state(path, _state()) is False
-    assert path.stat().st_mtime_ns == mtime
+    assert _load(path) == _state()
+    assert _load(path).render() == text
 
 
 @pytest.mark.parametrize(
@@ -72,15 +76,17 @@ def test_unusable_files_say_how_to_recover(tmp_path, content, expected):
     path = tmp_path / "charter.sync-state.json"
     path.write_text(content)
     with pytest.raises(StateError, match=expected) as raised:
-        load_state(path, workspace="ws", project="forseti")
-    assert "--rebuild-state" in str(raised.value)
+        _load(path)
+    # The way out names the configuration the run used.
+    assert "`prompt-sync --config teams/forseti.yaml sync --rebuild-state`" in str(raised.value)
 
 
 def test_a_state_of_another_project_is_refused(tmp_path):
     path = tmp_path / "charter.sync-state.json"
-    write_state(path, _state())
-    with pytest.raises(StateError, match=r"project 'forseti'.*project 'other'"):
-        load_state(path, workspace="ws", project="other")
+    path.write_text(_state().render())
+    with pytest.raises(StateError, match=r"project 'forseti'.*project 'other'") as raised:
+        _load(path, project="other")
+    assert "point the configuration at the right project, or run `prompt-sync" in str(raised.value)
 
 
 def test_the_listing_names_only_prompts_with_unseen_versions():
@@ -114,24 +120,21 @@ def test_the_layout_is_the_standard_json_encoders(tmp_path):
 
 def test_a_save_keeps_what_another_writer_recorded_since_the_last_save(synced):
     path = synced.config.state_path
-    engine, gateway = synced.engine()
-    with gateway:
+    engine, project = synced.engine()
+    with project:
         run = engine.state
         ours = run.composite(COMPOSITE).model_copy(update={"version_count": 0})
         run.record_composite(COMPOSITE, ours)
         assert run.save() is True
         # Between two steps of this run, another writer records an individual prompt.
-        theirs = load_state(
-            path, workspace=gateway.workspace, project=synced.config.opik.project_name
-        )
+        theirs = _load(path, project.workspace, synced.config.opik.project_name)
         seen = theirs.individuals[PERSONA].model_copy(update={"version_count": 99})
-        write_state(
-            path, theirs.model_copy(update={"individuals": {**theirs.individuals, PERSONA: seen}})
-        )
+        individuals = {**theirs.individuals, PERSONA: seen}
+        path.write_text(theirs.model_copy(update={"individuals": individuals}).render())
         other = run.composite(COMPOSITES[1]).model_copy(update={"version_count": 0})
         run.record_composite(COMPOSITES[1], other)
         assert run.save() is True
 
-    final = load_state(path, workspace=gateway.workspace, project=synced.config.opik.project_name)
+    final = _load(path, project.workspace, synced.config.opik.project_name)
     assert final.individuals[PERSONA] == seen
     assert final.composites[COMPOSITE] == ours and final.composites[COMPOSITES[1]] == other

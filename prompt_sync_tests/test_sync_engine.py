@@ -343,7 +343,7 @@ def test_an_opik_edit_saved_during_a_run_is_reported_as_a_write_race(synced, opi
     from prompt_sync_pipeline.sync.report import SyncReport
 
     synced.edit(PERSONA, synced.template(PERSONA) + "\nLocal persona line.")
-    engine, gateway = synced.engine()
+    engine, project = synced.engine()
     report = SyncReport()
     charter = engine.load_charter()
     plan = engine.plan_pull(charter, engine.read_composites())
@@ -358,7 +358,7 @@ def test_an_opik_edit_saved_during_a_run_is_reported_as_a_write_race(synced, opi
         project_name=synced.config.opik.project_name,
     )
     engine.push_composites(charter, report, plan)
-    gateway.close()
+    project.close()
 
     # Opik has no compare-and-set: the push lands on top of it, and says so with both texts.
     failed = next(a for a in report.steps("composite") if a.subject == COMPOSITE)
@@ -368,20 +368,20 @@ def test_an_opik_edit_saved_during_a_run_is_reported_as_a_write_race(synced, opi
 
 
 def test_pull_environment_costs_one_read_per_composite_on_a_no_op(synced, opik_client, opik_target):
-    from prompt_sync_pipeline.sync.opik_gateway import OpikGateway
+    from prompt_sync_pipeline.opik.project import OpikProject
 
     synced.configure(pull_environment="production")
     _point_production_to(opik_client, synced, "v1")
     assert not synced.sync().failed
-    with OpikGateway.from_environment(synced.config.opik) as gateway:
-        before = gateway.list_prompts()[COMPOSITE]
+    with OpikProject.connect(synced.config.opik) as project:
+        before = project.prompts.list_prompts()[COMPOSITE]
         opik_client.set_prompt_environments(
             prompt_name=COMPOSITE,
             environments=["production", "staging"],
             version="v1",
             project_name=synced.config.opik.project_name,
         )
-        after = gateway.list_prompts()[COMPOSITE]
+        after = project.prompts.list_prompts()[COMPOSITE]
     # Moving an environment doesn't show on the listing: each composite's environment is read.
     assert (after.version_count, after.last_updated_at) == (
         before.version_count,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from prompt_sync_pipeline.opik import OpikUnavailable
 from prompt_sync_pipeline.sync.charter import CharterError, CharterLocked, charter_lock
 from prompt_sync_pipeline.sync.config import ConfigError
-from prompt_sync_pipeline.sync.opik_gateway import OpikUnavailable
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, PERSONA, optimize
 
 

@@ -76,7 +76,7 @@ def local_individual_prompts(
     if delivered and delivered.commit:
         metadata.update(summaries.git_metadata(delivered))
         context.instance.add_run_tags(context.run.run_id, {run_tags.COMMIT_TAG: delivered.commit})
-    drift = checks.persona_drift(session.config, plan)
+    drift = checks.persona_drift(session.config, plan, session.fixes)
     result = dg.MaterializeResult(
         metadata=metadata,
         check_results=[drift],

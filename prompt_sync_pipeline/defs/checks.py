@@ -14,9 +14,11 @@ import dagster as dg
 from prompt_sync_pipeline.sync import composites as comp
 from prompt_sync_pipeline.sync.charter import Charter
 from prompt_sync_pipeline.sync.config import SyncConfig
-from prompt_sync_pipeline.sync.engine import CompositeRead, PullPlan
+from prompt_sync_pipeline.sync.formatting import labelled_diff, messages_text, version_label
+from prompt_sync_pipeline.sync.messages import Fixes, drift_conflict
+from prompt_sync_pipeline.sync.plan import CompositeRead, PullPlan
 
-from .summaries import drift_markdown, labelled_diff, messages_text, version_label
+from .summaries import drift_markdown
 
 PERSONA_DRIFT = dg.AssetCheckSpec(
     "persona_drift",
@@ -42,7 +44,7 @@ def shared_prompts(config: SyncConfig) -> list[str]:
     return sorted(p for p in config.individual_names() if len(config.composites_using(p)) > 1)
 
 
-def persona_drift(config: SyncConfig, plan: PullPlan) -> dg.AssetCheckResult:
+def persona_drift(config: SyncConfig, plan: PullPlan, fixes: Fixes) -> dg.AssetCheckResult:
     """Judge the pull's plan: a shared prompt that differs between the charter and a composite."""
     shared = shared_prompts(config)
     is_shared = set(shared).__contains__
@@ -51,9 +53,10 @@ def persona_drift(config: SyncConfig, plan: PullPlan) -> dg.AssetCheckResult:
     drifting = sorted({c.composite for c in drift})
     # Composites Opik could not give us: their shared prompts are unknown, so not "in sync".
     unread = {
-        name: reason
-        for name, (outcome, reason) in plan.failures.items()
-        if outcome == "failed" and any(map(is_shared, config.composites[name].parts().values()))
+        name: failure.reason
+        for name, failure in plan.failures.items()
+        if failure.kind == "failed"
+        and any(map(is_shared, config.composites[name].parts().values()))
     }
     metadata = {
         "shared_prompts": dg.MetadataValue.json(shared),
@@ -67,12 +70,7 @@ def persona_drift(config: SyncConfig, plan: PullPlan) -> dg.AssetCheckResult:
         metadata["difference"] = dg.MetadataValue.md(drift_markdown(drift))
     if conflicting:
         prompts = sorted({c.prompt for c in drift if c.prompt in plan.conflicts})
-        description = (
-            f"Conflict on {', '.join(prompts)} in {', '.join(conflicting)}: changed in the charter "
-            "and in Opik since the last sync (or differently in several composites). Nothing "
-            "containing it is pushed; resolve with `prompt-sync sync --keep-charter PROMPT` or "
-            "`--keep-opik PROMPT`."
-        )
+        description = drift_conflict(prompts, conflicting, fixes)
         severity = dg.AssetCheckSeverity.ERROR
     elif drift:
         description = (

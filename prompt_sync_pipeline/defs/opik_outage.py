@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
-from prompt_sync_pipeline.sync.engine import CompositeRead
+from prompt_sync_pipeline.sync.plan import CompositeRead
 from prompt_sync_pipeline.sync.report import Action
 
 # Outcomes of actions that never reached Opik (a conflict upstream held them back).

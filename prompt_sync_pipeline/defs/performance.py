@@ -30,14 +30,9 @@ def prompt_performance(
     so the asset page plots whether optimizing in Opik is paying off over time. Reads Opik only.
     """
     config = prompt_sync.load_config()
-    gateway = prompt_sync.opik.connect(config.opik)
-    try:
-        report = collect_performance(config, gateway)
-    finally:
-        gateway.close()
-    context.log.info(
-        "Opik requests: %d reads, %d retries", gateway.stats.reads, gateway.stats.retries
-    )
+    with prompt_sync.opik.connect(config.opik) as opik:
+        report = collect_performance(config, opik)
+    context.log.info("Opik requests: %d reads, %d retries", opik.stats.reads, opik.stats.retries)
     table = dg.MetadataValue.md(to_markdown(report))
     if report.failed:
         # A partial table would silently leave gaps in the plotted best scores: fail, and show why.

@@ -27,8 +27,8 @@ PRODUCTION_NOT_BEHIND = dg.AssetCheckKey(dg.AssetKey("pushed_composites"), "prod
 )
 def production_not_behind(prompt_sync: PromptSyncResource) -> dg.AssetCheckResult:
     config = prompt_sync.load_config()
-    with prompt_sync.opik.connect(config.opik) as gateway:
-        lags = environment_lag(config, gateway, ENVIRONMENT)
+    with prompt_sync.opik.connect(config.opik) as opik:
+        lags = environment_lag(config, opik, ENVIRONMENT)
     behind = [lag for lag in lags if lag.behind]
     failed = [lag for lag in lags if lag.failed]
     if behind:

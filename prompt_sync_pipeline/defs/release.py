@@ -13,8 +13,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from ..opik import OpikError
 from ..promotion import Releaser, ReleaseRefused, ReleaseResult, ReleaseUsageError
-from ..sync.opik_gateway import OpikError
 from .resources import PromptSyncResource
 
 PROMOTE_JOB_NAME = "prompt_promote_job"
@@ -101,8 +101,8 @@ def _release(
 ) -> dg.Output[None]:
     config = prompt_sync.load_config()
     try:
-        with prompt_sync.opik.connect(config.opik) as gateway:
-            result = act(Releaser(config, gateway))
+        with prompt_sync.opik.connect(config.opik) as opik:
+            result = act(Releaser(config, opik, prompt_sync.fixes()))
     except (ReleaseUsageError, ReleaseRefused, OpikError) as exc:
         raise dg.Failure(description=str(exc)) from None
     metadata = release_metadata(result)

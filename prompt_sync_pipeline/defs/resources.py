@@ -17,24 +17,16 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from prompt_sync_pipeline.delivery import CheckoutRefused, GitOutcome, GitRun
+from prompt_sync_pipeline.opik import OpikSettings, OpikUnavailable
+from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.sync.charter import Charter, charter_lock
-from prompt_sync_pipeline.sync.config import (
-    CONFIG_ENV_VAR,
-    ConfigError,
-    OpikSettings,
-    SyncConfig,
-    load_config,
-)
-from prompt_sync_pipeline.sync.engine import CompositeRead, PullPlan, SyncEngine
-from prompt_sync_pipeline.sync.opik_gateway import OpikGateway, OpikUnavailable
+from prompt_sync_pipeline.sync.config import CONFIG_ENV_VAR, ConfigError, SyncConfig, load_config
+from prompt_sync_pipeline.sync.engine import SyncEngine
+from prompt_sync_pipeline.sync.messages import Fixes
+from prompt_sync_pipeline.sync.plan import CompositeRead, PullPlan
 from prompt_sync_pipeline.sync.report import SyncReport
-from prompt_sync_pipeline.sync.resolutions import command_prefix
 
 from . import run_tags
-
-OPIK_URL_VAR = "OPIK_URL_OVERRIDE"
-OPIK_WORKSPACE_VAR = "OPIK_WORKSPACE"
-OPIK_API_KEY_VAR = "OPIK_API_KEY"
 
 
 def env_var_if_set(name: str) -> dg.EnvVar | None:
@@ -64,9 +56,9 @@ class OpikResource(dg.ConfigurableResource):
         "variable's name, never the key.",
     )
 
-    def connect(self, settings: OpikSettings) -> OpikGateway:
+    def connect(self, settings: OpikSettings) -> OpikProject:
         # The SDK is imported here, when a run needs it, not when the code location loads.
-        return OpikGateway.from_environment(
+        return OpikProject.connect(
             settings, url=self.url, workspace=self.workspace, api_key=self.api_key
         )
 
@@ -85,11 +77,11 @@ class SyncSession:
         opik: OpikResource,
         *,
         dry_run: bool,
-        command_prefix: str = "prompt-sync",
+        fixes: Fixes,
     ) -> None:
         self.config = config
         self.dry_run = dry_run
-        self.command_prefix = command_prefix  # for the fix commands in conflict messages
+        self.fixes = fixes  # for the fix commands in conflict messages
         self.report = SyncReport(dry_run=dry_run)
         self.plan: PullPlan | None = None
         self._opik = opik
@@ -103,15 +95,13 @@ class SyncSession:
     @property
     def engine(self) -> SyncEngine:
         if self._engine is None:
-            gateway = self._opik.connect(self.config.opik)
+            opik = self._opik.connect(self.config.opik)
             try:
-                gateway.check_access()  # fail the step once, clearly, before any per-prompt work
+                opik.check_access()  # fail the step once, clearly, before any per-prompt work
             except OpikUnavailable as exc:
-                gateway.close()
+                opik.close()
                 raise dg.Failure(description=str(exc)) from None
-            self._engine = SyncEngine(
-                self.config, gateway, dry_run=self.dry_run, command_prefix=self.command_prefix
-            )
+            self._engine = SyncEngine(self.config, opik, dry_run=self.dry_run, fixes=self.fixes)
         return self._engine
 
     def new_report(self) -> SyncReport:
@@ -166,7 +156,7 @@ class SyncSession:
 
     def close(self) -> None:
         if self._engine is not None:
-            self._engine.gateway.close()
+            self._engine.opik.close()
 
 
 class PromptSyncResource(dg.ConfigurableResource):
@@ -214,14 +204,16 @@ class PromptSyncResource(dg.ConfigurableResource):
         except ConfigError as exc:
             raise dg.Failure(f"prompt-sync configuration ({CONFIG_ENV_VAR}): {exc}") from None
 
+    def fixes(self) -> Fixes:
+        """The fix commands a message suggests name the configuration this run used."""
+        return Fixes.for_config(self.config_path or os.environ.get(CONFIG_ENV_VAR))
+
     def session(self, context: dg.AssetExecutionContext) -> SyncSession:
         """This run's session, created by the first step that asks for it."""
         run_id = context.run.run_id
         if run_id not in self._sessions:
             config = self._config or self.load_config()
-            # The fix commands a conflict suggests name the configuration this run used.
-            prefix = command_prefix(self.config_path or os.environ.get(CONFIG_ENV_VAR))
-            session = SyncSession(config, self.opik, dry_run=self.dry_run, command_prefix=prefix)
+            session = SyncSession(config, self.opik, dry_run=self.dry_run, fixes=self.fixes())
             if self.use_git and not self.dry_run:
                 # Before the first step reads the charter: the team's latest charter.
                 session.git = self._start_git(context, config)

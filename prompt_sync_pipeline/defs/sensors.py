@@ -15,8 +15,8 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from prompt_sync_pipeline.opik import RemotePrompt
 from prompt_sync_pipeline.sync.config import ConfigError, SensorSettings, SyncConfig, load_config
-from prompt_sync_pipeline.sync.opik_gateway import RemotePrompt
 from prompt_sync_pipeline.sync.state import load_state
 from prompt_sync_pipeline.sync.watch import read_cursor, run_key, unseen_versions, write_cursor
 
@@ -64,10 +64,15 @@ def build_sensor(interval_seconds: int) -> dg.SensorDefinition:
         context: dg.SensorEvaluationContext, prompt_sync: PromptSyncResource
     ) -> dg.SensorResult | dg.SkipReason:
         config = prompt_sync.load_config()
-        with prompt_sync.opik.connect(config.opik) as gateway:
-            listing = gateway.list_prompts()
-            workspace = gateway.workspace
-        state = load_state(config.state_path, workspace=workspace, project=config.opik.project_name)
+        with prompt_sync.opik.connect(config.opik) as opik:
+            listing = opik.prompts.list_prompts()
+            workspace = opik.workspace
+        state = load_state(
+            config.state_path,
+            workspace=workspace,
+            project=config.opik.project_name,
+            fixes=prompt_sync.fixes(),
+        )
         requested = read_cursor(context.cursor)
         unseen = unseen_versions(listing, config.composites, state, requested)
         if not unseen:

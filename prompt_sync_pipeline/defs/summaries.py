@@ -7,9 +7,7 @@ a diff) is an entry of its own (``notes``, ``diff: <prompt>``), opened with "Sho
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,9 @@ import dagster as dg
 
 from prompt_sync_pipeline.delivery import GitOutcome
 from prompt_sync_pipeline.sync.config import SyncConfig
-from prompt_sync_pipeline.sync.engine import PartChange, PullPlan
-from prompt_sync_pipeline.sync.opik_gateway import RemoteVersion
+from prompt_sync_pipeline.sync.decide import PartChange
+from prompt_sync_pipeline.sync.formatting import labelled_diff, version_label
+from prompt_sync_pipeline.sync.plan import PullPlan
 from prompt_sync_pipeline.sync.report import Action, Step, SyncReport
 
 # The outcomes each step can report (``Action.outcome``), for zero-filled breakdowns.
@@ -50,12 +49,6 @@ DECISIONS = {
 # The same, in a few words for a table cell.
 SHORT_DECISIONS = {"adopt": "Opik ahead", "keep_local": "charter ahead", "conflict": "conflict"}
 DIFF_PREFIX = "diff: "
-
-
-def version_label(version: RemoteVersion | None) -> str:
-    if version is None:
-        return "—"
-    return f"{version.version_number or '?'} ({version.commit})"
 
 
 def step_metadata(
@@ -148,7 +141,7 @@ def opik_composites_metadata(
         if read is None or read.error:
             problem, short = f"read failed: {read.error if read else 'not read'}", "read failed"
         elif name in plan.failures:
-            problem, short = f"can't be split: {plan.failures[name][1]}", "can't be split"
+            problem, short = f"can't be split: {plan.failures[name].reason}", "can't be split"
         elif pulled is None:
             problem, short = "not in Opik yet: the push creates it", "new"
         else:
@@ -218,26 +211,6 @@ def drift_markdown(changes: Iterable[PartChange]) -> str:
             + f"```diff\n{diff.rstrip()}\n```"
         )
     return "\n\n".join(blocks)
-
-
-def labelled_diff(before: str, after: str, before_label: str, after_label: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
-        fromfile=before_label,
-        tofile=after_label,
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-
-
-def messages_text(messages: object) -> str:
-    """A chat prompt's messages as readable text, for diffs."""
-    if not isinstance(messages, list):
-        return json.dumps(messages, indent=2, ensure_ascii=False) if messages else ""
-    return "".join(
-        f"[{m.get('role')}]\n{m.get('content')}\n" if isinstance(m, dict) else f"{m}\n"
-        for m in messages
-    )
 
 
 def git_metadata(outcome: GitOutcome) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import UsageError
 from ..sync.charter import CharterLocked, charter_lock
 from ..sync.config import GitSettings, SyncConfig
 from ..sync.report import SyncReport
@@ -32,7 +33,7 @@ from .scores import adopted_scores
 PENDING_FILE = "prompt-sync-pending.json"
 
 
-class CheckoutRefused(Exception):
+class CheckoutRefused(UsageError):
     """The checkout is not one a run may start from (e.g. someone's uncommitted charter edit).
     Nothing was read or written."""
 

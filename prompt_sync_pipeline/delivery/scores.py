@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import re
 
+from ..opik.project import OpikProject
 from ..performance import collect_performance
 from ..performance.models import PromptPerformance
 from ..sync.config import SyncConfig
-from ..sync.opik_gateway import OpikGateway
 from ..sync.report import SyncReport
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,8 @@ def adopted_scores(config: SyncConfig, report: SyncReport) -> dict[str, list[str
     if not composites:
         return {}
     try:
-        with OpikGateway.from_environment(config.opik) as gateway:
-            views = {name: collect_performance(config, gateway, prompt=name) for name in composites}
+        with OpikProject.connect(config.opik) as opik:
+            views = {name: collect_performance(config, opik, prompt=name) for name in composites}
     except Exception as exc:  # scores are a courtesy: never fail a delivery over them
         log.warning("experiment scores left out of the commit message: %s", exc)
         return {}

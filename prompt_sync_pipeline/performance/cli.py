@@ -24,12 +24,11 @@ from __future__ import annotations
 import json
 import sys
 
+from ..errors import ExitCode
+from ..opik.project import OpikProject
 from ..sync.config import SyncConfig
-from ..sync.opik_gateway import OpikGateway
 from .engine import UnknownPrompt, collect_performance
 from .render import write_text
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def show_performance(
@@ -40,15 +39,15 @@ def show_performance(
     as_json: bool = False,
 ) -> int:
     try:
-        with OpikGateway.from_environment(config.opik) as gateway:
-            report = collect_performance(config, gateway, prompt=prompt, metric=metric)
+        with OpikProject.connect(config.opik) as opik:
+            report = collect_performance(config, opik, prompt=prompt, metric=metric)
     except UnknownPrompt as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if as_json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         write_text(report, sys.stdout)
     for failed in report.failed:
         print(f"prompt-sync: {failed.name}: {failed.error}", file=sys.stderr)
-    return EXIT_FAILED if report.failed else EXIT_OK
+    return ExitCode.FAILED if report.failed else ExitCode.OK

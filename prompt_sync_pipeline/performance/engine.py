@@ -13,18 +13,17 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..errors import UsageError
+from ..opik import Experiment, OpikError, RemoteVersion
+from ..opik.project import OpikProject
 from ..sync import composites as comp
 from ..sync.config import SyncConfig
-from ..sync.opik_gateway import OpikError, OpikGateway, RemoteVersion
 from .models import ExperimentRun, Kind, PerformanceReport, PromptPerformance, VersionPerformance
 
-if TYPE_CHECKING:
-    from opik.rest_api.types import ExperimentPublic
 
-
-class UnknownPrompt(ValueError):
+class UnknownPrompt(UsageError):
     """``--prompt`` named a prompt the configuration does not manage."""
 
 
@@ -39,7 +38,7 @@ def managed_prompts(config: SyncConfig) -> list[tuple[str, Kind]]:
 
 def collect_performance(
     config: SyncConfig,
-    gateway: OpikGateway,
+    opik: OpikProject,
     *,
     prompt: str | None = None,
     metric: str | None = None,
@@ -55,21 +54,21 @@ def collect_performance(
             )
     workers = min(config.opik.max_concurrency, len(prompts))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt-perf") as pool:
-        results = list(pool.map(lambda item: _read_prompt(gateway, *item, metric=metric), prompts))
-    return PerformanceReport(gateway.project_name, tuple(results), metric)
+        results = list(pool.map(lambda item: _read_prompt(opik, *item, metric=metric), prompts))
+    return PerformanceReport(opik.project_name, tuple(results), metric)
 
 
 def _read_prompt(
-    gateway: OpikGateway, name: str, kind: Kind, *, metric: str | None
+    opik: OpikProject, name: str, kind: Kind, *, metric: str | None
 ) -> PromptPerformance:
     try:
-        latest = gateway.get_version(name)
+        latest = opik.prompts.get_version(name)
         if latest is None:
             return PromptPerformance.missing(name, kind)
         # The listing is read after the latest version, so it holds it unless it was deleted since.
-        versions = {v.id: v for v in gateway.history(latest.prompt_id)}
+        versions = {v.id: v for v in opik.prompts.history(latest.prompt_id)}
         versions.setdefault(latest.id, latest)
-        experiments = list(gateway.experiments(latest.prompt_id))
+        experiments = list(opik.experiments.for_prompt(latest.prompt_id))
     except OpikError as exc:
         return PromptPerformance.failed(name, kind, str(exc))
 
@@ -100,32 +99,24 @@ def _read_prompt(
     )
 
 
-def _linked_versions(
-    experiment: ExperimentPublic, prompt_id: str
-) -> list[tuple[str | None, str | None]]:
+def _linked_versions(experiment: Experiment, prompt_id: str) -> list[tuple[str | None, str | None]]:
     """(version id, commit) of each version of this prompt the experiment used."""
-    links = list(experiment.prompt_versions or [])
-    if not links and experiment.prompt_version is not None:  # the legacy single link
-        links = [experiment.prompt_version]
     return [
-        (link.prompt_version_id, link.commit)
-        for link in links
+        (link.version_id, link.commit)
+        for link in experiment.links
         # Links without a prompt id predate multi-prompt experiments: they are this prompt's,
         # since Opik only returned the experiment because it is linked to this prompt.
         if link.prompt_id in (None, prompt_id)
     ]
 
 
-def _experiment_run(experiment: ExperimentPublic, metric: str | None) -> ExperimentRun:
-    # Experiment-level scores (computed once over the whole run) complete the per-trace means;
-    # on a name clash the per-trace mean wins, as it is the one computed the same way everywhere.
-    scores = {s.name: s.value for s in experiment.experiment_scores or []}
-    scores.update({s.name: s.value for s in experiment.feedback_scores or []})
+def _experiment_run(experiment: Experiment, metric: str | None) -> ExperimentRun:
+    scores = experiment.scores
     if metric is not None:
         scores = {name: value for name, value in scores.items() if name == metric}
     return ExperimentRun(
-        id=experiment.id or "",
-        name=experiment.name or experiment.id or "",
+        id=experiment.id,
+        name=experiment.name,
         dataset=experiment.dataset_name,
         trace_count=experiment.trace_count,
         created_at=experiment.created_at,

@@ -17,12 +17,12 @@ import json
 import sys
 from collections.abc import Callable
 
+from ..errors import ExitCode
+from ..opik import OpikError
+from ..opik.project import OpikProject
 from ..sync.config import SyncConfig
-from ..sync.opik_gateway import OpikError, OpikGateway
 from .engine import Releaser
 from .models import ReleaseRefused, ReleaseResult, ReleaseUsageError, describe_side
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 COMMANDS = {
     "promote": "point an Opik environment at a composite version that won its experiments",
@@ -87,19 +87,19 @@ def release(
     config: SyncConfig, act: Callable[[Releaser], ReleaseResult], *, as_json: bool = False
 ) -> int:
     try:
-        with OpikGateway.from_environment(config.opik) as gateway:
-            result = act(Releaser(config, gateway))
+        with OpikProject.connect(config.opik) as opik:
+            result = act(Releaser(config, opik))
     except ReleaseUsageError as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except (ReleaseRefused, OpikError) as exc:
         print(f"prompt-sync: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     if as_json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         print(render(result))
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return ExitCode.OK if result.ok else ExitCode.FAILED
 
 
 def render(result: ReleaseResult) -> str:

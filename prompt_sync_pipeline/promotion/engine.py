@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 
+from ..opik import OpikError, RemoteVersion
+from ..opik.project import OpikProject
 from ..performance import PromptPerformance, VersionPerformance, collect_performance
 from ..sync import composites as comp
 from ..sync.charter import load_charter
 from ..sync.config import SyncConfig
-from ..sync.opik_gateway import OpikError, OpikGateway, RemoteVersion
+from ..sync.formatting import version_label
+from ..sync.messages import Fixes
 from .models import (
     Comparison,
     Outcome,
@@ -46,9 +49,11 @@ def recorded_previous(version: RemoteVersion, environment: str) -> str | None:
 class Releaser:
     """Promotes and rolls back the composites of one configuration in one Opik project."""
 
-    def __init__(self, config: SyncConfig, gateway: OpikGateway) -> None:
+    def __init__(self, config: SyncConfig, opik: OpikProject, fixes: Fixes | None = None) -> None:
         self.config = config
-        self.gateway = gateway
+        self.opik = opik
+        self.prompts = opik.prompts
+        self.fixes = fixes or Fixes()
 
     # Promote ---------------------------------------------------------------------------------
 
@@ -77,7 +82,7 @@ class Releaser:
                 "promote",
                 composite,
                 "unchanged",
-                f"{environment} already points to {composite} {_label(candidate)}",
+                f"{environment} already points to {composite} {version_label(candidate)}",
                 environment=environment,
                 version=candidate.version_number,
                 previous=candidate.version_number,
@@ -105,7 +110,7 @@ class Releaser:
                 "promote",
                 composite,
                 "would_promote",
-                f"dry run: would point {environment} at {composite} {_label(candidate)}"
+                f"dry run: would point {environment} at {composite} {version_label(candidate)}"
                 + (f" (now {was})" if was else "")
                 + ("" if comparison.passes else ", with --force despite the scores"),
                 environment=environment,
@@ -119,7 +124,7 @@ class Releaser:
             "promote",
             composite,
             outcome,
-            f"promoted {composite} {_label(candidate)} to {environment}{forced}"
+            f"promoted {composite} {version_label(candidate)} to {environment}{forced}"
             + (f" (was {was})" if was else " (it pointed to no version before)"),
             environment=environment,
             version=candidate.version_number,
@@ -150,7 +155,7 @@ class Releaser:
                 "rollback",
                 composite,
                 "unchanged",
-                f"{environment} already points to {composite} {_label(target)}",
+                f"{environment} already points to {composite} {version_label(target)}",
                 environment=environment,
                 version=target.version_number,
                 previous=target.version_number,
@@ -163,7 +168,7 @@ class Releaser:
             "rollback",
             composite,
             "rolled_back",
-            f"rolled {environment} back to {composite} {_label(target)}"
+            f"rolled {environment} back to {composite} {version_label(target)}"
             + (f" (was {was})" if was else ""),
             environment=environment,
             version=target.version_number,
@@ -185,13 +190,13 @@ class Releaser:
         previous = recorded_previous(current, environment)
         if previous is None:
             raise ReleaseRefused(
-                f"{environment} points to {composite} {_label(current)}, and Opik holds no "
+                f"{environment} points to {composite} {version_label(current)}, and Opik holds no "
                 f"record of where it pointed before (it was not moved there by prompt-sync): "
                 f"name the version with --to vN"
             )
         if previous == "none":
             raise ReleaseRefused(
-                f"{environment} pointed to no version of {composite} before {_label(current)}: "
+                f"{environment} pointed to no version of {composite} before {version_label(current)}: "
                 f"name a version with --to vN"
             )
         target = next((v for v in history if v.commit == previous), None)
@@ -212,13 +217,13 @@ class Releaser:
             source = history[1]
         else:
             raise ReleaseRefused(
-                f"{composite} has a single version in Opik ({_label(latest)}): nothing to restore"
+                f"{composite} has a single version in Opik ({version_label(latest)}): nothing to restore"
             )
         if source.id == latest.id:
             raise ReleaseRefused(
-                f"{_label(source)} is already the latest version of {composite}: nothing to restore"
+                f"{version_label(source)} is already the latest version of {composite}: nothing to restore"
             )
-        restored = self.gateway.restore_version(source.prompt_id, source.id)
+        restored = self.prompts.restore_version(source.prompt_id, source.id)
         notes = []
         if self.config.opik.pull_environment:
             notes.append(
@@ -229,7 +234,7 @@ class Releaser:
             "rollback",
             composite,
             "restored",
-            f"restored {composite} {_label(source)} as {_label(restored)}, the new latest version "
+            f"restored {composite} {version_label(source)} as {version_label(restored)}, the new latest version "
             f"(it was {latest.version_number}); the next sync pulls it into the charter",
             environment=None,
             version=restored.version_number,
@@ -255,32 +260,32 @@ class Releaser:
             if len(tag) <= _TAG_LIMIT:
                 prefix = f"{ENV_TAG_PREFIX}{environment}:"
                 kept = [t for t in target.tags if not t.startswith(prefix)]
-                self.gateway.set_tags(target.id, [*kept, tag])
+                self.prompts.set_tags(target.id, [*kept, tag])
             else:
                 notes = (
                     f"environment name too long to record the move in a {_TAG_LIMIT}-character "
                     "version tag: a later rollback needs --to",
                 )
         # The list replaces the version's environments: keep the ones it already holds.
-        self.gateway.set_environments(
+        self.prompts.set_environments(
             target.id, list(dict.fromkeys([*target.environments, environment]))
         )
         return notes
 
     def _history(self, composite: str) -> list[RemoteVersion]:
-        latest = self.gateway.get_version(composite)
+        latest = self.prompts.get_version(composite)
         if latest is None:
             raise ReleaseRefused(
                 f"{composite} is not in Opik project {self.config.opik.project_name} yet: "
-                "run `prompt-sync sync` first"
+                f"run {self.fixes.sync()} first"
             )
-        versions = {v.id: v for v in self.gateway.history(latest.prompt_id)}
+        versions = {v.id: v for v in self.prompts.history(latest.prompt_id)}
         versions.setdefault(latest.id, latest)
         return sorted(versions.values(), key=_number, reverse=True)
 
     def _performance(self, composite: str, metric: str | None) -> PromptPerformance:
         (performance,) = collect_performance(
-            self.config, self.gateway, prompt=composite, metric=metric
+            self.config, self.opik, prompt=composite, metric=metric
         ).prompts
         if performance.error is not None:
             raise OpikError(performance.error)
@@ -304,7 +309,7 @@ class Releaser:
                 return version
         raise ReleaseRefused(
             f"no version of {composite} in Opik matches the charter's composite: push it first "
-            "(`prompt-sync sync`), or name a version with --version vN"
+            f"({self.fixes.sync()}), or name a version with --version vN"
         )
 
     def _by_label(self, history: list[RemoteVersion], label: str) -> RemoteVersion:
@@ -324,7 +329,7 @@ class Releaser:
             )
 
     def _check_environment(self, environment: str) -> None:
-        known = self.gateway.environment_names()
+        known = self.prompts.environment_names()
         if environment not in known:
             raise ReleaseUsageError(
                 f"environment {environment!r} is not registered in the Opik workspace "
@@ -367,10 +372,6 @@ def _refusal(composite: str, environment: str, comparison: Comparison) -> str:
         )
     lines.append("`--force` promotes it anyway")
     return "\n".join(lines)
-
-
-def _label(version: RemoteVersion) -> str:
-    return f"{version.version_number or '?'} ({version.commit})"
 
 
 def _number(version: RemoteVersion) -> tuple[int, str]:

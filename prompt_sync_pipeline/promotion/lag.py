@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..opik import OpikError
+from ..opik.project import OpikProject
 from ..performance import collect_performance
 from ..sync.config import SyncConfig
-from ..sync.opik_gateway import OpikError, OpikGateway
 from .models import compare, shared_metrics
 
 
@@ -25,11 +26,11 @@ class EnvironmentLag:
 
 
 def environment_lag(
-    config: SyncConfig, gateway: OpikGateway, environment: str
+    config: SyncConfig, opik: OpikProject, environment: str
 ) -> list[EnvironmentLag]:
     """Per composite, the metrics on which the environment's version scores below the newest
     version with experiments (over their shared datasets); a note where nothing compares."""
-    report = collect_performance(config, gateway)
+    report = collect_performance(config, opik)
     lags = []
     for performance in report.prompts:
         name = performance.name
@@ -39,7 +40,7 @@ def environment_lag(
             lags.append(EnvironmentLag(name, note=performance.error, failed=True))
             continue
         try:
-            holder = gateway.get_version(name, environment=environment)
+            holder = opik.prompts.get_version(name, environment=environment)
         except OpikError as exc:
             lags.append(EnvironmentLag(name, note=str(exc), failed=True))
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..errors import UsageError
 from ..performance.models import SCORE_DECIMALS, ExperimentRun, VersionPerformance, mean_scores
 
 Outcome = Literal[
@@ -26,7 +27,7 @@ Outcome = Literal[
 ]
 
 
-class ReleaseUsageError(ValueError):
+class ReleaseUsageError(UsageError):
     """The command named something that does not exist (composite, version, environment, metric)."""
 
 

@@ -14,19 +14,19 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..errors import UsageError
 from .atomic import atomic_write_text
-
-TemplateType = Literal["mustache", "jinja2"]
+from .composites import Parts, TemplateType
 
 log = logging.getLogger(__name__)
 
 
-class CharterError(Exception):
+class CharterError(UsageError):
     """The charter file is missing, unreadable or invalid. Nothing was changed."""
 
 
@@ -78,6 +78,10 @@ class Charter:
 
     def __contains__(self, name: object) -> bool:
         return name in self.prompts
+
+    def parts(self, system: str, user: str) -> Parts:
+        """The texts of a composite's two messages, from the prompts that fill them."""
+        return Parts(self.prompts[system].template, self.prompts[user].template)
 
     def with_templates(self, updates: Mapping[str, str]) -> Charter:
         """A copy whose named prompts carry new template texts (nothing else changes)."""

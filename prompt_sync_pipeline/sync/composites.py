@@ -9,23 +9,28 @@ new version, and that copy describes its source, not an agreement with the chart
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 import jinja2
 import jinja2.meta
 
-from .charter import TemplateType
-
+TemplateType = Literal["mustache", "jinja2"]
 PROVENANCE_KEY = "prompt_sync"
 BASE_TAG_PREFIX = "prompt-sync-base:"
 ROLES = ("system", "user")
 TEMPLATE_TYPES: tuple[TemplateType, ...] = ("mustache", "jinja2")
+
+
+def as_template_type(name: str | None) -> TemplateType | None:
+    """``name`` if the charter can hold it as a prompt's type, else None."""
+    return cast(TemplateType, name) if name in TEMPLATE_TYPES else None
 
 
 class MalformedComposite(Exception):
@@ -51,6 +56,12 @@ def content_hash(template: str | list[dict[str, Any]], template_type: str) -> st
     body = template if isinstance(template, str) else json.dumps(template, sort_keys=True)
     payload = json.dumps({"type": template_type, "content": body}, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=65536)  # the same few thousand texts are hashed for every composite
+def text_sha256(text: str, template_type: str) -> str:
+    """The hash the state keeps of a part or an individual prompt: its text and template type."""
+    return content_hash(text, template_type)
 
 
 def new_commit() -> str:

@@ -9,8 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -18,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..errors import UsageError
+from ..opik.settings import OpikSettings, Strict
 from .bulk import collector_paused
 
 CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
@@ -25,16 +25,14 @@ CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
 STATE_SUFFIX = ".sync-state.json"
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """The configuration file is missing or invalid. Nothing was changed."""
 
 
-class _Strict(BaseModel):
-    # No NaN or infinity: every number has a range, and inf would pass as "no limit".
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+Role = Literal["system", "user"]
 
 
-class CompositeSpec(_Strict):
+class CompositeSpec(Strict):
     """A composite chat prompt: which individual prompt fills each message."""
 
     system_prompt: str
@@ -43,34 +41,16 @@ class CompositeSpec(_Strict):
     def parts(self) -> dict[str, str]:
         return {"system": self.system_prompt, "user": self.user_prompt}
 
-
-class RetrySettings(_Strict):
-    """Retries of transient Opik failures (429, 5xx, timeouts, refused connections)."""
-
-    attempts: int = Field(default=5, ge=1, le=20)
-    initial_backoff_seconds: float = Field(default=0.5, ge=0, le=60)
-    max_backoff_seconds: float = Field(default=10.0, ge=0, le=300)
-    max_retry_after_seconds: float = Field(default=30.0, ge=0, le=300)
+    def roles(self) -> tuple[tuple[Role, str], tuple[Role, str]]:
+        return (("system", self.system_prompt), ("user", self.user_prompt))
 
 
-class OpikSettings(_Strict):
-    """Where the prompts live in Opik. Address and credentials come from the SDK's own variables."""
-
-    project_name: str = Field(min_length=1)
-    pull_environment: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,150}$")
-    max_concurrency: int = Field(default=16, ge=1, le=128)
-    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    # Opik Cloud's published limit is 2,000 requests a minute per user; null: no limit.
-    max_requests_per_minute: int | None = Field(default=2000, ge=1, le=1_000_000)
-    retries: RetrySettings = RetrySettings()
-
-
-class GitAuthor(_Strict):
+class GitAuthor(Strict):
     name: str = Field(min_length=1)
     email: str = Field(min_length=3)
 
 
-class GitSettings(_Strict):
+class GitSettings(Strict):
     """Git delivery (``prompt_sync_pipeline/delivery``): bring the charter's checkout up to date
     before a run, and commit (and push) what the run changed in the charter and its state file."""
 
@@ -93,7 +73,7 @@ class GitSettings(_Strict):
         return self
 
 
-class SensorSettings(_Strict):
+class SensorSettings(Strict):
     """The ``opik_prompt_changes`` sensor: how often it lists Opik's prompts, and what a new
     composite version starts (the pull only, or the whole sync). Switched on in Dagster's UI."""
 
@@ -101,7 +81,7 @@ class SensorSettings(_Strict):
     run_pushes: bool = False
 
 
-class SyncConfig(_Strict):
+class SyncConfig(Strict):
     """Validated configuration, with the charter path resolved against the config file."""
 
     charter: Path

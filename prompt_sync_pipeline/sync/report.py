@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Step = Literal["pull", "individual", "composite"]
+Outcome = Literal[
+    "adopted",  # pull: a prompt took Opik's text
+    "kept_local",  # pull: the charter changed a part; the push sends it
+    "unchanged",  # Opik already holds what the charter holds
+    "recorded_base",  # Opik's version already equals the charter: recorded as the new base
+    "absent",  # pull: the composite is not in Opik (or its environment) yet
+    "created",  # push: a new version (or would be, in a dry run)
+    "conflict",  # changed on both sides, or a write race: resolve with --keep-*
+    "malformed",  # pull: Opik's composite can't be split into the charter's parts
+    "failed",  # Opik refused or could not be reached
+    "blocked",  # push: held back by a conflict
+]
 COUNTERS = (
     "pull_changed",
     "pull_failed",
@@ -23,13 +34,11 @@ class Action:
     """One thing the sync did, or would do in a dry run, to one prompt in one step.
 
     ``subject`` is an individual prompt name, or a composite name for composite pulls and pushes.
-    ``outcome`` is a short verb: adopted, kept_local, unchanged, created, recorded_base,
-    conflict, malformed, failed, blocked.
     """
 
     step: Step
     subject: str
-    outcome: str
+    outcome: Outcome
     ok: bool = True
     reason: str = ""
     version: str | None = None
@@ -87,22 +96,12 @@ class SyncReport:
         return " ".join(f"{name}={value}" for name, value in self.counters.items())
 
 
-def unified_diff(before: str, after: str, label: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
-        fromfile=f"{label} (before)",
-        tofile=f"{label} (after)",
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-
-
 @dataclass(frozen=True)
 class FailureGroup:
     """Failed actions of one step with the same outcome and reason (e.g. Opik went down)."""
 
     step: Step
-    outcome: str
+    outcome: Outcome
     reason: str
     subjects: list[str]
 

@@ -12,7 +12,6 @@ them, so one listing tells a run which prompts changed in Opik and need a read.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,20 +20,16 @@ from typing import Any, Literal
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import composites as comp
-from .atomic import atomic_write_text
+from ..errors import UsageError
+from ..opik.models import RemotePrompt
 from .bulk import collector_paused
-from .opik_gateway import RemotePrompt
+from .messages import Fixes, unusable_state
 
 STATE_FORMAT = 1
-REBUILD_HINT = (
-    "run `prompt-sync sync --rebuild-state` to rebuild it from Opik's provenance records "
-    "(or restore the file from git)"
-)
 _CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
 
 
-class StateError(Exception):
+class StateError(UsageError):
     """The state file can't be used as it is; the message says how to recover. Nothing changed."""
 
 
@@ -138,56 +133,43 @@ def _sorted(value: Any) -> Any:
     return value  # the state holds no lists
 
 
-@functools.lru_cache(maxsize=65536)  # the same few thousand texts are hashed for every composite
-def text_sha256(text: str, template_type: str) -> str:
-    """The hash the state keeps of a part or an individual prompt: its text and template type."""
-    return comp.content_hash(text, template_type)
-
-
-def load_state(path: Path, *, workspace: str, project: str) -> SyncState | None:
+def load_state(path: Path, *, workspace: str, project: str, fixes: Fixes) -> SyncState | None:
     """The state beside the charter; None when there is none yet (first contact)."""
-    text = read_state_text(path)
-    return None if text is None else parse_state(path, text, workspace=workspace, project=project)
+    text = read_state_text(path, fixes)
+    if text is None:
+        return None
+    return parse_state(path, text, workspace=workspace, project=project, fixes=fixes)
 
 
-def read_state_text(path: Path) -> str | None:
+def read_state_text(path: Path, fixes: Fixes) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise StateError(f"{path}: cannot read the sync state ({exc}); {REBUILD_HINT}") from None
+        raise StateError(
+            unusable_state(path, f"cannot read the sync state ({exc})", fixes)
+        ) from None
 
 
-def parse_state(path: Path, text: str, *, workspace: str, project: str) -> SyncState:
+def parse_state(path: Path, text: str, *, workspace: str, project: str, fixes: Fixes) -> SyncState:
     """The state in ``text`` (read from ``path``), checked to belong to this Opik project."""
     if _CONFLICT_MARKER.search(text):
-        raise StateError(
-            f"{path}: the sync state has git conflict markers (an unfinished merge); "
-            f"resolve them or {REBUILD_HINT}"
-        )
+        problem = "the sync state has git conflict markers (an unfinished merge)"
+        raise StateError(unusable_state(path, problem, fixes, first="resolve them"))
     try:
         with collector_paused():
             state = SyncState.model_validate_json(text)
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
-        raise StateError(
-            f"{path}: not a valid sync state ({where}: {problem['msg']}); {REBUILD_HINT}"
-        ) from None
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        problem = f"not a valid sync state ({where}: {error['msg']})"
+        raise StateError(unusable_state(path, problem, fixes)) from None
     if (state.workspace, state.project) != (workspace, project):
-        raise StateError(
-            f"{path}: the sync state belongs to Opik workspace {state.workspace!r}, project "
-            f"{state.project!r}, but this run syncs workspace {workspace!r}, project {project!r}; "
-            f"point the configuration at the right project, or {REBUILD_HINT}"
+        problem = (
+            f"the sync state belongs to Opik workspace {state.workspace!r}, project "
+            f"{state.project!r}, but this run syncs workspace {workspace!r}, project {project!r}"
         )
+        first = "point the configuration at the right project,"
+        raise StateError(unusable_state(path, problem, fixes, first=first))
     return state
-
-
-def write_state(path: Path, state: SyncState) -> bool:
-    """Write the state if its content changed; True when the file was written."""
-    text = state.render()
-    if read_state_text(path) == text:
-        return False
-    atomic_write_text(path, text)
-    return True

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-from .opik_gateway import RemotePrompt
+from ..opik import RemotePrompt
 from .state import SyncState
 
 Seen = dict[str, tuple[str, int]]  # composite -> (prompt id, version_count) handed to a run

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from ..opik import OpikError, RemotePrompt
+from ..opik.project import OpikProject
 from .atomic import atomic_write_text
 from .config import SyncConfig
-from .opik_gateway import OpikError, OpikGateway, RemotePrompt
+from .messages import Fixes
 from .state import (
     CompositeBase,
     IndividualSeen,
@@ -31,9 +33,12 @@ class RunState:
     provenance records, as at first contact, and the first save replaces the file.
     """
 
-    def __init__(self, config: SyncConfig, gateway: OpikGateway, *, rebuild: bool = False) -> None:
+    def __init__(
+        self, config: SyncConfig, opik: OpikProject, fixes: Fixes, *, rebuild: bool = False
+    ) -> None:
         self.path = config.state_path
-        self._gateway = gateway
+        self._opik = opik
+        self._fixes = fixes
         self._project = config.opik.project_name
         self._replace_on_save = rebuild
         self._lock = threading.Lock()
@@ -54,7 +59,7 @@ class RunState:
             return self._state
         with self._lock:
             if not self._loaded:
-                self._state = self._parsed(read_state_text(self.path))
+                self._state = self._parsed(read_state_text(self.path, self._fixes))
                 self._loaded = True
             return self._state
 
@@ -66,7 +71,7 @@ class RunState:
         with self._lock:
             if not self._listed:
                 try:
-                    self._listing = self._gateway.list_prompts()
+                    self._listing = self._opik.prompts.list_prompts()
                 except OpikError as exc:
                     log.warning("could not list Opik's prompts (%s); reading every prompt", exc)
                     self._listing = None
@@ -131,10 +136,10 @@ class RunState:
         with self._lock:
             if not (self._composites or self._individuals or self._replace_on_save):
                 return False
-            on_disk = read_state_text(self.path)
+            on_disk = read_state_text(self.path, self._fixes)
             current = None if self._replace_on_save else self._parsed(on_disk)
             if current is None:
-                current = SyncState(workspace=self._gateway.workspace, project=self._project)
+                current = SyncState(workspace=self._opik.workspace, project=self._project)
             merged = current.model_copy(
                 update={
                     "composites": {**current.composites, **self._composites},
@@ -157,7 +162,11 @@ class RunState:
             return None
         if self._file is None or self._file[0] != text:
             state = parse_state(
-                self.path, text, workspace=self._gateway.workspace, project=self._project
+                self.path,
+                text,
+                workspace=self._opik.workspace,
+                project=self._project,
+                fixes=self._fixes,
             )
             self._file = (text, state)
         return self._file[1]

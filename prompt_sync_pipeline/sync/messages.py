@@ -1,0 +1,155 @@
+"""Every remedy a run prints: the fix-it commands and the texts around them.
+
+The run's ``Fixes`` knows how its user runs prompt-sync (the CLI with its ``--config``, the
+same for a Dagster run of that configuration), so no message can forget it. Logic elsewhere
+returns typed outcomes and calls these functions to word them.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .formatting import chat_text, indent, version_label
+
+if TYPE_CHECKING:
+    from .decide import PartChange
+    from .formatting import Versioned
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """The command prefix of the run: ``prompt-sync`` or ``prompt-sync --config PATH``."""
+
+    prefix: str = "prompt-sync"
+
+    @classmethod
+    def for_config(cls, config_path: str | Path | None) -> Fixes:
+        if not config_path:
+            return cls()
+        return cls(f"prompt-sync --config {shlex.quote(str(config_path))}")
+
+    def command(self, *args: str) -> str:
+        """A command to copy as is, in backticks."""
+        return "`" + " ".join([self.prefix, *map(shlex.quote, args)]) + "`"
+
+    def keep_charter(self, name: str) -> str:
+        return self.command("sync", "--keep-charter", name)
+
+    def keep_opik(self, name: str) -> str:
+        return self.command("sync", "--keep-opik", name)
+
+    def rebuild_state(self) -> str:
+        return self.command("sync", "--rebuild-state")
+
+    def sync(self) -> str:
+        return self.command("sync")
+
+
+DEFAULT = Fixes()
+
+
+def unusable_state(path: Path, problem: str, fixes: Fixes, first: str = "") -> str:
+    """A state file that can't be used: what is wrong, ``first`` thing to try, and the way out
+    that always works."""
+    rebuild = (
+        f"run {fixes.rebuild_state()} to rebuild it from Opik's provenance records "
+        "(or restore the file from git)"
+    )
+    return f"{path}: {problem}; " + (f"{first} or {rebuild}" if first else rebuild)
+
+
+def conflict_help(
+    composite: str, conflicts: dict[str, list[PartChange]], charter: Path, fixes: Fixes
+) -> str:
+    """What a composite's conflicts are, and each command that settles one."""
+    lines = []
+    for prompt, changes in sorted(conflicts.items()):
+        mine = [c for c in changes if c.composite == composite] or changes[:1]
+        for change in mine:
+            lines.append(
+                f"conflict on {prompt!r} ({change.why}). The charter {charter} has:\n"
+                f"{indent(change.local)}\n"
+                f"Opik's {change.composite} {change.remote_label} has:\n{indent(change.remote)}"
+            )
+        if len({c.remote for c in changes}) > 1:
+            # Keeping "Opik's text" is ambiguous: the user must name whose version wins.
+            choices = " or ".join(
+                fixes.keep_opik(f"{prompt}={c.composite}")
+                for c in sorted(changes, key=lambda c: c.composite)
+            )
+            lines.append(
+                f"Composites in Opik hold different versions of {prompt!r}. Keep one with "
+                f"{choices}, or keep the charter's with {fixes.keep_charter(prompt)}."
+            )
+        else:
+            lines.append(
+                f"Resolve with {fixes.keep_charter(prompt)} or {fixes.keep_opik(prompt)}, or edit "
+                f"the charter's {prompt!r} to the text you want and run `--keep-charter` once."
+            )
+    return "\n".join(lines)
+
+
+def drift_conflict(prompts: Sequence[str], composites: Sequence[str], fixes: Fixes) -> str:
+    """The persona-drift check's description of a conflict."""
+    first = prompts[0] if prompts else "PROMPT"
+    return (
+        f"Conflict on {', '.join(prompts)} in {', '.join(composites)}: changed in the charter "
+        "and in Opik since the last sync (or differently in several composites). Nothing "
+        f"containing it is pushed; resolve with {fixes.keep_charter(first)} or "
+        f"{fixes.keep_opik(first)}."
+    )
+
+
+def write_race(
+    composite: str,
+    ours: Versioned,
+    theirs: Versioned,
+    ours_template: str | None,
+    theirs_template: str | None,
+    charter: Path,
+    fixes: Fixes,
+) -> str:
+    """A write race: both texts, and how to keep either."""
+    unread = "(could not be read)"
+    ours_text = chat_text(ours_template) if ours_template is not None else unread
+    theirs_text = chat_text(theirs_template) if theirs_template is not None else unread
+    return (
+        f"write race on {composite!r}: another writer saved {version_label(theirs)} while this "
+        f"copy wrote {version_label(ours)}, which now hides it (Opik has no compare-and-set). "
+        f"This copy ({charter}) wrote:\n{indent(ours_text)}\n"
+        f"The other writer saved:\n{indent(theirs_text)}\n"
+        f"Keep this copy's version with {fixes.keep_charter(composite)}, or take the other one "
+        f"with {fixes.keep_opik(composite)} (restores it as the newest version; the pull then "
+        "adopts it)."
+    )
+
+
+def not_pulled(composite: str, version: Versioned, malformed: str | None, fixes: Fixes) -> str:
+    """Why a push left a composite alone: Opik holds a change the pull did not bring in."""
+    if malformed is not None:
+        return (
+            f"Opik's version can't be split into the charter's parts ({malformed}); fix it in "
+            f"Opik, or replace it with {fixes.keep_charter(composite)}"
+        )
+    return f"changed in Opik since the last sync ({version_label(version)}): pull first"
+
+
+def type_switch_behind(
+    switch: str,
+    composite: str,
+    behind: Sequence[str],
+    shared: Sequence[str],
+    remote_type: str,
+    fixes: Fixes,
+) -> str:
+    """A template-type switch only some of the composites sharing its prompts made in Opik."""
+    verb = "is" if len(behind) == 1 else "are"
+    return (
+        f"{switch}, but {', '.join(behind)} (sharing {', '.join(shared)}) {verb} not "
+        f"{remote_type!r} in Opik: switch every one of them in Opik, or keep the charter's type "
+        f"with {fixes.keep_charter(composite)}"
+    )

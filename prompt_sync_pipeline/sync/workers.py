@@ -1,0 +1,63 @@
+"""The bounded pool a run's steps spread their per-prompt work over."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Workers:
+    """Runs work over items on at most ``max_workers`` threads, reporting progress."""
+
+    def __init__(self, max_workers: int, progress: Progress | None = None) -> None:
+        self.max_workers = max_workers
+        self._progress = progress
+
+    def map(
+        self,
+        label: str,
+        items: list[T],
+        work: Callable[[T], R],
+        *,
+        inline: Callable[[T], bool] | None = None,
+    ) -> list[R]:
+        """``work`` over ``items``, results in order; reports progress as items finish.
+
+        Items ``inline`` says need no request (the state settles them) run on this thread:
+        pure-Python work spread over many threads only queues for the GIL (a no-op run of
+        10,000 composites spent about 0.3 s more on the pool than on one thread).
+        """
+        if not items:
+            return []
+        results: dict[int, R] = {}
+        pooled = []
+        for index, item in enumerate(items):
+            if inline is not None and inline(item):
+                results[index] = work(item)
+            else:
+                pooled.append(index)
+        done = len(items) - len(pooled)
+        if self._progress and done:
+            self._progress(label, done, len(items))
+        if pooled:
+            workers = min(self.max_workers, len(pooled))
+            # A few lanes of many items each: a future per item costs more than most items'
+            # work (a prompt the state says is unchanged needs no request). Striding spreads
+            # the items that do need requests, often neighbours in the table, over every worker.
+            lanes = min(len(pooled), workers * 4)
+            with ThreadPoolExecutor(workers, thread_name_prefix="prompt-sync") as pool:
+                finished_lanes = pool.map(
+                    lambda lane: [work(items[i]) for i in pooled[lane::lanes]], range(lanes)
+                )
+                for lane, finished in enumerate(finished_lanes):
+                    for index, result in zip(pooled[lane::lanes], finished, strict=True):
+                        results[index] = result
+                    done += len(finished)
+                    if self._progress:
+                        self._progress(label, done, len(items))
+        return [results[index] for index in range(len(items))]
