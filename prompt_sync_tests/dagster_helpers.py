@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from prompt_sync_pipeline.definitions import defs
+from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
 from prompt_sync_pipeline.defs.schedules import JOB_NAME
 from prompt_sync_pipeline.sync.report import COUNTERS
 
@@ -70,3 +72,41 @@ def writes(requests: Iterable[Any]) -> list[Any]:
         if (r.method == "POST" and r.path.endswith("/prompts/versions"))
         or r.method in ("PATCH", "PUT", "DELETE")
     ]
+
+
+@pytest.fixture
+def instance() -> Iterator[Any]:
+    """A Dagster instance of its own (SQLite in a temp dir) for one test."""
+    with dg.instance_for_test() as dagster_instance:
+        yield dagster_instance
+
+
+# The sensor, ticked as the daemon ticks it -------------------------------------------------------
+
+RESOURCES = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
+
+
+def tick(instance: dg.DagsterInstance, cursor: str | None) -> Any:
+    sensor = defs.resolve_sensor_def("opik_prompt_changes")
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=RESOURCES) as context:
+        return sensor.evaluate_tick(context)
+
+
+def settled(instance: dg.DagsterInstance) -> str | None:
+    """The cursor once the sensor has handed whatever it found at start-up to a run."""
+    return tick(instance, None).cursor
+
+
+def launch(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Run what the sensor asked for, in the instance, as the daemon would."""
+    return defs.resolve_job_def(request.job_name).execute_in_process(
+        instance=instance, tags={**request.tags, "dagster/run_key": request.run_key}
+    )
+
+
+def run_check(instance: dg.DagsterInstance) -> Any:
+    """``production_check_job`` in the instance: the one check evaluation it records."""
+    result = defs.resolve_job_def("production_check_job").execute_in_process(instance=instance)
+    assert result.success  # a WARN never fails the run
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation

@@ -124,3 +124,12 @@ def chat_versions(client, forseti: Forseti, name: str):
 def latest_messages(client, forseti: Forseti, name: str):
     prompt = client.get_chat_prompt(name=name, project_name=forseti.config.opik.project_name)
     return prompt.template
+
+
+def run_cli(capsys: Any, forseti: Forseti, *argv: str) -> tuple[int, str, str]:
+    """``prompt-sync --config <forseti's> ARGV`` in this process: exit code, stdout, stderr."""
+    from prompt_sync_pipeline.cli import main
+
+    code = main(["--config", str(forseti.config_path), *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

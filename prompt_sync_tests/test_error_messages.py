@@ -1,5 +1,5 @@
 """What a user sees when something is wrong: one clear message, the right exit code, and the
-fix the tool suggests actually works (issue 11). Every case runs the real CLI against a real
+fix the tool suggests actually works. Every case runs the real CLI against a real
 HTTP server: the emulator, a closed port, a server that never answers, an HTML page."""
 
 from __future__ import annotations

@@ -274,7 +274,7 @@ def test_web_url_of_a_remote_never_carries_credentials(remote: str, page: str | 
 def test_the_commit_message_has_the_adopted_versions_scores_against_the_replaced_one(
     tmp_path: Path, opik_target, opik_client, capsys
 ):
-    from prompt_sync_tests.test_performance import Lab
+    from prompt_sync_tests.lab import Lab
 
     bot = {"name": "prompt-sync bot", "email": "bot@example.com"}
     team = make_team(tmp_path, opik_target.project_name, deliver="commit", author=bot)

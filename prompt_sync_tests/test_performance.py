@@ -5,8 +5,6 @@ to the prompt version, experiment items, and feedback scores on the traces."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
@@ -20,92 +18,7 @@ from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.performance import collect_performance
 from prompt_sync_pipeline.performance.render import to_markdown
 from prompt_sync_tests.forseti import COMPOSITE, COMPOSITES, PERSONA, PROMPTS, Forseti
-
-Scores = Mapping[str, float]
-
-
-@dataclass
-class Lab:
-    """Records evaluation experiments through the SDK, and what Opik should report for them."""
-
-    client: Any
-    project: str
-    dataset_size: int = 3
-    expected: dict[str, dict[str, float]] = field(default_factory=dict)  # experiment -> means
-
-    def __post_init__(self) -> None:
-        from opik import id_helpers
-
-        self.dataset_name = f"{self.project}-eval"
-        self.item_ids = [id_helpers.generate_id() for _ in range(self.dataset_size)]
-        dataset = self.client.get_or_create_dataset(self.dataset_name, project_name=self.project)
-        dataset.insert(
-            [
-                {"id": item_id, "input": {"post": f"post {i}"}, "expected": "allowed"}
-                for i, item_id in enumerate(self.item_ids)
-            ]
-        )
-
-    def version(self, name: str, number: int) -> Any:
-        prompt = self.client.get_chat_prompt(
-            name=name, project_name=self.project, version=f"v{number}", no_cache=True
-        )
-        assert prompt is not None, f"{name} v{number} not in Opik"
-        return prompt
-
-    def new_version(self, forseti: Forseti, name: str, user: str) -> Any:
-        """Someone saves an optimized composite in Opik."""
-        return self.client.create_chat_prompt(
-            name=name, messages=forseti.messages(user=user), project_name=self.project
-        )
-
-    def experiment(self, name: str, prompts: Sequence[Any], per_trace: Sequence[Scores]) -> None:
-        """One run over the dataset: a trace per item, scored with ``per_trace[i]``."""
-        from opik.api_objects.experiment.experiment_item import ExperimentItemReferences
-
-        assert len(per_trace) == self.dataset_size
-        experiment = self.client.create_experiment(
-            dataset_name=self.dataset_name,
-            name=name,
-            prompts=list(prompts),
-            project_name=self.project,
-        )
-        traces = [
-            self.client.trace(
-                name=name,
-                input={"post": f"post {i}"},
-                output={"verdict": "allowed"},
-                project_name=self.project,
-            )
-            for i in range(self.dataset_size)
-        ]
-        experiment.insert(
-            [
-                ExperimentItemReferences(dataset_item_id=item_id, trace_id=trace.id)
-                for item_id, trace in zip(self.item_ids, traces, strict=True)
-            ]
-        )
-        self.client.log_traces_feedback_scores(
-            [
-                {"id": trace.id, "name": metric, "value": value, "project_name": self.project}
-                for trace, scores in zip(traces, per_trace, strict=True)
-                for metric, value in scores.items()
-            ]
-        )
-        # What the backend reports: per metric, the mean over the traces that carry it.
-        metrics = {metric for scores in per_trace for metric in scores}
-        self.expected[name] = {
-            metric: fmean(scores[metric] for scores in per_trace if metric in scores)
-            for metric in metrics
-        }
-
-    def flush(self) -> None:
-        self.client.flush()
-
-
-@pytest.fixture
-def lab(opik_client, opik_target) -> Lab:
-    return Lab(opik_client, opik_target.project_name)
+from prompt_sync_tests.lab import Lab
 
 
 def performance(forseti: Forseti, **options: Any):
@@ -426,7 +339,7 @@ def test_json_output_has_the_documented_shape(three_versions, forseti, capsys, o
     assert [v["version"] for v in composite["versions"]] == ["v3", "v2", "v1"]
 
 
-# Done when: the forseti example, two versions of a composite, the CLI and the Dagster asset ----
+# The forseti example, two versions of a composite: the CLI and the Dagster asset -----------------
 
 
 @pytest.fixture
@@ -447,7 +360,7 @@ def two_versions(synced, lab) -> Forseti:
     return synced
 
 
-def test_done_when_the_cli_reports_both_versions_with_their_means(two_versions, lab, capsys):
+def test_the_cli_reports_both_versions_with_their_means(two_versions, lab, capsys):
     code, out, _ = run_cli(
         capsys, "--config", str(two_versions.config_path), "performance", "--json"
     )
@@ -472,7 +385,7 @@ def test_done_when_the_cli_reports_both_versions_with_their_means(two_versions, 
     )
 
 
-def test_done_when_the_seed_spelling_routes_to_the_same_view(two_versions, capsys):
+def test_the_seed_spelling_routes_to_the_same_view(two_versions, capsys):
     code = seed_main(["--performance", "--json", "--config", str(two_versions.config_path)])
 
     assert code == 0
@@ -485,7 +398,7 @@ def test_done_when_the_seed_spelling_routes_to_the_same_view(two_versions, capsy
 RESOURCES = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
 
 
-def test_done_when_the_dagster_asset_shows_the_same_table(two_versions, lab, monkeypatch):
+def test_the_dagster_asset_shows_the_same_table(two_versions, lab, monkeypatch):
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(two_versions.config_path))
 
     with dg.instance_for_test() as instance:

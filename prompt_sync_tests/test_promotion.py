@@ -9,45 +9,12 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from prompt_sync_pipeline.cli import main
-from prompt_sync_pipeline.definitions import defs
 from prompt_sync_pipeline.defs.release import prompt_promote_job, prompt_rollback_job
 from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
-from prompt_sync_tests.evaluation import evaluate_version
+from prompt_sync_tests.dagster_helpers import run_check
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, Forseti
-from prompt_sync_tests.test_performance import Lab
-
-BRIEF = "Judge {{post}} against {{charter}}, briefly."
-RAMBLING = "Judge {{post}} against {{charter}}, at great length."
-
-
-@pytest.fixture
-def lab(opik_client, opik_target) -> Lab:
-    return Lab(opik_client, opik_target.project_name)
-
-
-def cli(capsys, forseti: Forseti, *argv: str) -> tuple[int, str, str]:
-    code = main(["--config", str(forseti.config_path), *argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def environments(client, forseti: Forseti) -> dict[str, list[str]]:
-    """Version label -> the environments it holds, as the SDK reads them."""
-    rest = client.rest_client.prompts
-    latest = rest.retrieve_prompt_version(
-        name=COMPOSITE, project_name=forseti.config.opik.project_name
-    )
-    versions = rest.get_prompt_versions(latest.prompt_id, size=100).content or []
-    return {v.version_number: sorted(v.environments or []) for v in versions}
-
-
-def production(client, forseti: Forseti) -> str | None:
-    holders = [
-        label for label, envs in environments(client, forseti).items() if "production" in envs
-    ]
-    assert len(holders) <= 1
-    return holders[0] if holders else None
+from prompt_sync_tests.forseti import run_cli as cli
+from prompt_sync_tests.lab import BRIEF, RAMBLING, Lab, environments, evaluate_version, production
 
 
 @pytest.fixture
@@ -344,13 +311,6 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
 
 
 # production_not_behind ----------------------------------------------------------------------
-
-
-def run_check(instance: dg.DagsterInstance) -> Any:
-    result = defs.resolve_job_def("production_check_job").execute_in_process(instance=instance)
-    assert result.success  # a WARN never fails the run
-    (evaluation,) = result.get_asset_check_evaluations()
-    return evaluation
 
 
 def test_production_not_behind_warns_when_a_newer_version_scores_higher(

@@ -10,33 +10,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
 import yaml
 
 from prompt_sync_pipeline.definitions import defs
-from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
 from prompt_sync_pipeline.opik import RemotePrompt
 from prompt_sync_pipeline.sync.state import CompositeBase, PartBase, SyncState
 from prompt_sync_pipeline.sync.watch import read_cursor, run_key, unseen_versions, write_cursor
+from prompt_sync_tests.dagster_helpers import launch, settled, tick
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, Forseti, optimize
 
-RESOURCES = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
 OPTIMIZED = "Judge {{post}} against {{charter}}, quoting the rule it breaks."
 REPO = Path(__file__).resolve().parents[1]
-
-
-def tick(instance: dg.DagsterInstance, cursor: str | None) -> Any:
-    sensor = defs.resolve_sensor_def("opik_prompt_changes")
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=RESOURCES) as context:
-        return sensor.evaluate_tick(context)
-
-
-def settled(instance: dg.DagsterInstance) -> str | None:
-    """The cursor once the sensor has handed whatever it found at start-up to a run."""
-    return tick(instance, None).cursor
 
 
 @pytest.fixture
@@ -113,13 +100,6 @@ def test_run_pushes_requests_the_whole_sync(watched, opik_client):
         (request,) = tick(instance, cursor).run_requests
 
         assert request.job_name == "prompt_sync_job"
-
-
-def launch(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-    """Run what the sensor asked for, in the instance, as the daemon would."""
-    return defs.resolve_job_def(request.job_name).execute_in_process(
-        instance=instance, tags={**request.tags, "dagster/run_key": request.run_key}
-    )
 
 
 def test_the_sensor_is_off_by_default_and_targets_both_jobs():

@@ -1,4 +1,4 @@
-"""The sync state travels with the charter in git: the scenarios of issue 8 with real git
+"""The sync state travels with the charter in git: redeploys, clones and merges with real git
 (a repository and a clone in a temp dir), and the state file's error cases through the CLI."""
 
 from __future__ import annotations

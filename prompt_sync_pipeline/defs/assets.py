@@ -42,7 +42,7 @@ def opik_composites(
     preview = session.preview_pull(charter, plan)
     metadata = summaries.opik_composites_metadata(session.config, plan, preview)
     problems = [_problem(a) for a in preview.actions if not a.ok]
-    result = dg.MaterializeResult(metadata=metadata)
+    result: dg.MaterializeResult = dg.MaterializeResult(metadata=metadata)
     failure = opik_outage.nothing_read(plan.reads)
     yield from _complete(context, session, result, problems, failure=failure)
 
@@ -77,7 +77,7 @@ def local_individual_prompts(
         metadata.update(summaries.git_metadata(delivered))
         context.instance.add_run_tags(context.run.run_id, {run_tags.COMMIT_TAG: delivered.commit})
     drift = checks.persona_drift(session.config, plan, session.fixes)
-    result = dg.MaterializeResult(
+    result: dg.MaterializeResult = dg.MaterializeResult(
         metadata=metadata,
         check_results=[drift],
         # The charter's content: what the steps after this one push.
@@ -106,7 +106,7 @@ def pushed_individuals(
         # The pull's plan, when this run pulled: it names the prompts in conflict.
         session.engine.push_individuals(charter, step, session.plan)
     session.record(step)
-    result = dg.MaterializeResult(metadata=summaries.step_metadata(step, "individual"))
+    result: dg.MaterializeResult = dg.MaterializeResult(metadata=summaries.step_metadata(step, "individual"))
     failure = opik_outage.nothing_synced(step.actions, "individual prompts")
     yield from _complete(context, session, result, failure=failure)
 
@@ -134,7 +134,7 @@ def pushed_composites(
     match = checks.composites_match_charter(
         session.config, charter, after_push, dry_run=session.dry_run
     )
-    result = dg.MaterializeResult(
+    result: dg.MaterializeResult = dg.MaterializeResult(
         metadata=summaries.step_metadata(step, "composite"), check_results=[match]
     )
     problems = [] if match.passed or session.dry_run else [f"check: {match.description}"]

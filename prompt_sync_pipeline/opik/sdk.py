@@ -35,8 +35,8 @@ def rest_factory(
     from opik import httpx_client
     from opik.rest_api import OpikApi
 
-    overrides = {"url_override": url, "workspace": workspace, "api_key": api_key}
-    sdk = opik_config.OpikConfig(**{k: v for k, v in overrides.items() if v})
+    given: dict[str, Any] = {"url_override": url, "workspace": workspace, "api_key": api_key}
+    sdk = opik_config.OpikConfig(**{k: v for k, v in given.items() if v})
 
     def connect() -> OpikApi:
         client = httpx_client.get(

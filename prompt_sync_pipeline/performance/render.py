@@ -188,10 +188,6 @@ def _notes(prompt: PromptPerformance) -> Iterator[str]:
         )
 
 
-def _best(cell: str, is_best: bool, mark: tuple[str, str]) -> str:
-    return f"{mark[0]}{cell}{mark[1]}" if is_best else cell
-
-
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return ""

@@ -104,7 +104,7 @@ class Bases:
         that equals the charter (history read only if the latest isn't one)."""
         entry = self.state.composite(read.name)
         if entry is not None:
-            hashes = {role: part.sha256 for role, part in entry.parts.items()}
+            hashes: dict[str, str] = {role: part.sha256 for role, part in entry.parts.items()}
             return Base(entry.version_id, version_label(entry), entry.template_type, hashes)
         rebuild = self.rebuild(charter, read.name)
         key = (read.name, rebuild.digest)

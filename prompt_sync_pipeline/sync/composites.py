@@ -16,7 +16,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
@@ -30,7 +30,7 @@ TEMPLATE_TYPES: tuple[TemplateType, ...] = ("mustache", "jinja2")
 
 def as_template_type(name: str | None) -> TemplateType | None:
     """``name`` if the charter can hold it as a prompt's type, else None."""
-    return cast(TemplateType, name) if name in TEMPLATE_TYPES else None
+    return name if name in TEMPLATE_TYPES else None
 
 
 class MalformedComposite(Exception):

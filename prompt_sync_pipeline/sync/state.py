@@ -25,7 +25,7 @@ from ..opik.models import RemotePrompt
 from .bulk import collector_paused
 from .messages import Fixes, unusable_state
 
-STATE_FORMAT = 1
+STATE_FORMAT: Literal[1] = 1
 _CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
 
 

@@ -1,4 +1,4 @@
-"""Issue 12's "Done when", as one story on the emulator and a real Dagster instance: an
+"""Between midnights, as one story on the emulator and a real Dagster instance: an
 optimization saved in Opik starts a pull within one sensor tick; its experiment beats the
 production version; ``promote`` moves production; a worse version is refused; ``rollback``
 restores the previous pointer."""
@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from prompt_sync_tests.evaluation import evaluate_version
+from prompt_sync_tests.dagster_helpers import launch, run_check, settled, tick
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE
-from prompt_sync_tests.test_performance import Lab
-from prompt_sync_tests.test_promotion import BRIEF, RAMBLING, cli, production, run_check
-from prompt_sync_tests.test_sensor import launch, settled, tick
+from prompt_sync_tests.forseti import run_cli as cli
+from prompt_sync_tests.lab import BRIEF, RAMBLING, Lab, evaluate_version, production
 
 
-def test_done_when_the_loop_runs_from_optimization_to_rollback(
+def test_an_optimization_is_pulled_promoted_on_its_scores_and_rolled_back(
     synced, opik_client, opik_target, capsys, monkeypatch
 ):
     lab = Lab(opik_client, opik_target.project_name)
