@@ -9,9 +9,9 @@ fault injection or the request log then skip, unless that URL is itself an emula
 
 pytest_plugins = [
     "prompt_sync_tests.opik_target",  # the Opik to test against, first: it sets the SDK's variables
+    "prompt_sync_tests.services",  # PostgreSQL and Chromium for the production-like tests
     "prompt_sync_tests.openapi",  # Opik's OpenAPI spec, checked on the emulator's responses
     "prompt_sync_tests.example",  # the forseti example, before and after a first sync
     "prompt_sync_tests.lab",  # experiments recorded through the SDK, with known scores
     "prompt_sync_tests.dagster_helpers",  # Dagster instances, jobs, the sensor's ticks
-    "prompt_sync_tests.services",  # PostgreSQL and Chromium for the production-like tests
 ]

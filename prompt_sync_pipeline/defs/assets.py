@@ -106,7 +106,9 @@ def pushed_individuals(
         # The pull's plan, when this run pulled: it names the prompts in conflict.
         session.engine.push_individuals(charter, step, session.plan)
     session.record(step)
-    result: dg.MaterializeResult = dg.MaterializeResult(metadata=summaries.step_metadata(step, "individual"))
+    result: dg.MaterializeResult = dg.MaterializeResult(
+        metadata=summaries.step_metadata(step, "individual")
+    )
     failure = opik_outage.nothing_synced(step.actions, "individual prompts")
     yield from _complete(context, session, result, failure=failure)
 
