@@ -138,6 +138,19 @@ def not_pulled(composite: str, version: Versioned, malformed: str | None, fixes:
     return f"changed in Opik since the last sync ({version_label(version)}): pull first"
 
 
+def stale_individual(version: Versioned, unpulled: dict[str, str], fixes: Fixes) -> str:
+    """An individual prompt changed in Opik that no pull could bring into the charter."""
+    where = f"changed in Opik since the last sync ({version_label(version)})"
+    if not unpulled:
+        return f"{where}: pull first ({fixes.sync()})"
+    names = ", ".join(f"{name} ({kind})" for name, kind in sorted(unpulled.items()))
+    noun = "composite" if len(unpulled) == 1 else "composites"
+    fix = " or ".join(
+        f"fix {name} in Opik or {fixes.keep_charter(name)}" for name in sorted(unpulled)
+    )
+    return f"{where}; its {noun} {names} can't be pulled: {fix}"
+
+
 def type_switch_behind(
     switch: str,
     composite: str,
