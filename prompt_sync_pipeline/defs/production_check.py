@@ -23,7 +23,7 @@ PRODUCTION_NOT_BEHIND = dg.AssetCheckKey(dg.AssetKey("pushed_composites"), "prod
     name="production_not_behind",
     description="WARN when the version of a composite that Opik's production environment points "
     "to scores below the newest version that has experiments (same metric, same datasets): "
-    "a winner waits for `prompt-sync promote`.",
+    "a winner waits for its promotion.",
 )
 def production_not_behind(prompt_sync: PromptSyncResource) -> dg.AssetCheckResult:
     config = prompt_sync.load_config()

@@ -8,7 +8,7 @@ returns typed outcomes and calls these functions to word them.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,7 +138,7 @@ def not_pulled(composite: str, version: Versioned, malformed: str | None, fixes:
     return f"changed in Opik since the last sync ({version_label(version)}): pull first"
 
 
-def stale_individual(version: Versioned, unpulled: dict[str, str], fixes: Fixes) -> str:
+def stale_individual(version: Versioned, unpulled: Mapping[str, str], fixes: Fixes) -> str:
     """An individual prompt changed in Opik that no pull could bring into the charter."""
     where = f"changed in Opik since the last sync ({version_label(version)})"
     if not unpulled:

@@ -156,8 +156,8 @@ class RunState:
 
     def _parsed(self, text: str | None) -> SyncState | None:
         """The state in the file's ``text``, parsed only when the file changed since this run
-        last read or wrote it (another writer in between): a 10,000-composite state takes a
-        fifth of a second to parse, and a run saves after each step."""
+        last read or wrote it (another writer in between): a large state is slow to parse (the
+        README's "Performance, measured"), and a run saves after each step."""
         if text is None:
             return None
         if self._file is None or self._file[0] != text:

@@ -121,8 +121,8 @@ class SyncState(_Record):
 
     def render(self) -> str:
         """The file's text: ``json.dumps(indent=2, sort_keys=True, ensure_ascii=False)``'s
-        layout, written by pydantic's encoder (the standard one indents in pure Python: a
-        third of a second for 12,000 entries, on every save)."""
+        layout, written by pydantic's encoder (the standard one indents in pure Python, slowly,
+        on every save)."""
         document = _sorted(self.model_dump(mode="json", exclude_none=True))
         return pydantic_core.to_json(document, indent=2).decode() + "\n"
 

@@ -29,8 +29,8 @@ class Workers:
         """``work`` over ``items``, results in order; reports progress as items finish.
 
         Items ``inline`` says need no request (the state settles them) run on this thread:
-        pure-Python work spread over many threads only queues for the GIL (a no-op run of
-        10,000 composites spent about 0.3 s more on the pool than on one thread).
+        pure-Python work spread over many threads only queues for the GIL (measured in the
+        README's "Performance, measured").
         """
         if not items:
             return []
