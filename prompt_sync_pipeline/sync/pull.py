@@ -97,15 +97,16 @@ def plan_pull(
             plan.failures[name] = result
         else:
             plan.changes.extend(result)
-    table = {name: spec.parts() for name, spec in run.config.composites.items()}
-    pulled_types = {
-        name: read.pulled.type if read.pulled else None
-        for name, read in plan.reads.items()
-        if not read.error
-    }
-    plan.changes, plan.type_adoptions = decide.settle_types(
-        plan.changes, plan.failures, pulled_types, table, run.fixes
-    )
+    if any(change.role == decide.TYPE_ROLE for change in plan.changes):  # rare: a type switch
+        table = {name: spec.parts() for name, spec in run.config.composites.items()}
+        pulled_types = {
+            name: read.pulled.type if read.pulled else None
+            for name, read in plan.reads.items()
+            if not read.error
+        }
+        plan.changes, plan.type_adoptions = decide.settle_types(
+            plan.changes, plan.failures, pulled_types, table, run.fixes
+        )
     shared = decide.agree_on_shared_parts(plan.changes)
     plan.adoptions, plan.conflicts = shared.adoptions, shared.conflicts
     return plan
