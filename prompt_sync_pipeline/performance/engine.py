@@ -121,6 +121,7 @@ def _experiment_run(experiment: Experiment, metric: str | None) -> ExperimentRun
         trace_count=experiment.trace_count,
         created_at=experiment.created_at,
         scores=scores,
+        project_name=experiment.project_name,
     )
 
 

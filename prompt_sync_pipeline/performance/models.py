@@ -38,6 +38,7 @@ class ExperimentRun:
     trace_count: int | None
     created_at: datetime | None
     scores: Mapping[str, float]
+    project_name: str | None = None  # the project of its dataset, to read its items
 
     def to_json(self) -> dict[str, Any]:
         return {
