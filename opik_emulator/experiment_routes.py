@@ -1,5 +1,5 @@
 """Opik's evaluation routes (datasets, traces, spans, feedback scores, experiments): thin
-handlers over :class:`~opik_emulator.experiments.ExperimentStore`."""
+handlers over :class:`~opik_emulator.evaluation.ExperimentStore`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from opik_emulator.experiments import ExperimentStore
+from opik_emulator.evaluation import ExperimentStore
 from opik_emulator.wire import Call, endpoint, no_content, ok
 
 P = "/v1/private"
