@@ -1,6 +1,9 @@
 """Prompts (the containers of versions): created, listed, renamed, deleted, found by name.
 
-A prompt's name is unique in its project.
+A prompt's name is unique in its project. Finding one by name follows the backend's
+``PromptServiceImpl.findByName``: the prompt of the asked project, and failing that the prompt
+of that name in any project of the workspace (the "workspace-wide search" that reads answer
+with an ``X-Opik-Deprecation`` header). Reads and version creates both go through it.
 """
 
 from __future__ import annotations
@@ -138,34 +141,41 @@ class Prompts:
             (ws, project_id or "", name),
         ).fetchone()
 
+    @staticmethod
+    def in_any_project(c: sqlite3.Connection, ws: str, name: str) -> sqlite3.Row | None:
+        """The backend's ``findByName(name, workspace, null)``: a prompt of that name in any
+        project. Its query has no ORDER BY, so MySQL answers in the order of the unique index
+        (workspace_id, project_id, name): a workspace-level prompt first, then projects by id,
+        the oldest first (UUIDv7). The emulator makes that order explicit."""
+        return c.execute(
+            "SELECT * FROM prompts WHERE workspace = ? AND name = ?"
+            " ORDER BY project_id IS NOT NULL, project_id LIMIT 1",
+            (ws, name),
+        ).fetchone()
+
+    def find(
+        self, c: sqlite3.Connection, ws: str, name: str, project_id: str | None
+    ) -> tuple[sqlite3.Row | None, bool]:
+        """``PromptServiceImpl.findByName``: the project's prompt, else (and without a
+        project) the prompt of that name in any project. Also says whether the asked
+        project's lookup fell back to the workspace-wide one."""
+        if project_id is not None:
+            found = self.in_project(c, ws, project_id, name)
+            if found is not None:
+                return found, False
+        fallback = self.in_any_project(c, ws, name)
+        return fallback, fallback is not None and project_id is not None
+
     def find_for_read(
         self, c: sqlite3.Connection, ws: str, name: str, project_name: str | None
     ) -> tuple[sqlite3.Row, bool]:
-        """The prompt a read by name resolves to, and whether it fell back to workspace level.
-
-        With a project, the prompt of that project; failing that a legacy workspace-level
-        prompt of that name (the backend then adds an ``X-Opik-Deprecation`` header).
-        """
-        if project_name is not None:
-            project = self.projects.named(c, ws, project_name)
-            if project is not None:
-                found = self.in_project(c, ws, project["id"], name)
-                if found is not None:
-                    return found, False
-            found = self.in_project(c, ws, None, name)
-            if found is None:
-                raise not_found("Prompt not found")
-            return found, True
-        found = (
-            self.in_project(c, ws, None, name)
-            or c.execute(
-                "SELECT * FROM prompts WHERE workspace = ? AND name = ? ORDER BY id DESC LIMIT 1",
-                (ws, name),
-            ).fetchone()
-        )
+        """A read by name: an unknown project is no project (searched workspace-wide, with no
+        deprecation to report); 404 when no prompt has the name."""
+        project = None if project_name is None else self.projects.named(c, ws, project_name)
+        found, fell_back = self.find(c, ws, name, None if project is None else project["id"])
         if found is None:
             raise not_found("Prompt not found")
-        return found, False
+        return found, fell_back
 
     def get_or_create(
         self,
@@ -175,9 +185,10 @@ class Prompts:
         project_id: str | None,
         structure: str,
     ) -> sqlite3.Row:
-        """The prompt ``name`` of ``project_id``, created if new. ``structure`` only matters
-        for a new prompt: it is immutable after."""
-        found = self.in_project(c, ws, project_id, name)
+        """The prompt a new version goes to (``getOrCreatePrompt``): found as by
+        :meth:`find`, so it can be another project's; else a new one in ``project_id``.
+        ``structure`` only matters for a new prompt: it is immutable after."""
+        found, _ = self.find(c, ws, name, project_id)
         if found is not None:
             return found
         prompt_id = self._insert(c, ws, project_id, name, structure=structure)

@@ -44,6 +44,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS prompts_by_name
     ON prompts (workspace, IFNULL(project_id, ''), name);
 -- A project's listing in Opik's default order (newest first), a page without sorting them all.
 CREATE INDEX IF NOT EXISTS prompts_by_project ON prompts (workspace, project_id, id);
+-- A name looked up in every project of the workspace (the backend's fallback).
+CREATE INDEX IF NOT EXISTS prompts_by_workspace_name ON prompts (workspace, name);
 CREATE TABLE IF NOT EXISTS prompt_versions (
     id TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,

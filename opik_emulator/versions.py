@@ -126,7 +126,8 @@ class Versions:
         self.environments = environments
 
     def create(self, ws: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /prompts/versions``: a new version, creating the prompt if its name is new.
+        """``POST /prompts/versions``: a new version of the prompt that name finds (see
+        :meth:`Prompts.find`: it can be another project's), or of a new prompt.
 
         Identical content is never deduplicated here: the SDK does that, client-side.
         """
@@ -140,8 +141,8 @@ class Versions:
             return version_rows.as_dict(c, version_rows.row(c, ws, version_id), prompt)
 
     def retrieve(self, ws: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-        """``POST /prompts/versions/retrieve``. Returns the version and whether the prompt
-        was found only by the legacy workspace-level fallback."""
+        """``POST /prompts/versions/retrieve``. Returns the version and whether the asked
+        project did not have the prompt, so the workspace-wide search found it."""
         request = parse(RetrieveVersion, body)
         with self.db.read() as c:
             prompt, fell_back = self.prompts.find_for_read(

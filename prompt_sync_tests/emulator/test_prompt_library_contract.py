@@ -264,20 +264,65 @@ def test_delete_prompt_through_the_rest_client(opik_client):
     assert error.value.status_code == 404
 
 
-def test_projects_scope_prompt_names(opik_client):
-    opik_client.create_prompt("shared-name", "in project A", project_name="proj-a")
-    opik_client.create_prompt("shared-name", "in project B", project_name="proj-b")
+@pytest.fixture
+def projects(opik_target):
+    """Two project names of this test's own (a real Opik's workspace is shared)."""
+    return f"{opik_target.project_name}-a", f"{opik_target.project_name}-b"
 
-    a = opik_client.get_prompt("shared-name", project_name="proj-a", no_cache=True)
-    b = opik_client.get_prompt("shared-name", project_name="proj-b", no_cache=True)
-    assert (a.prompt, a.version, b.prompt, b.version) == (
+
+def test_each_project_holds_its_own_prompt_of_a_name(opik_client, projects):
+    a, b = projects
+    opik_client.create_prompt("shared-name", "in project A", project_name=a)
+    # A second container of the same name in B: POST /prompts, where the name is free in B.
+    opik_client.rest_client.prompts.create_prompt(
+        name="shared-name", template="in project B", project_name=b
+    )
+
+    in_a = opik_client.get_prompt("shared-name", project_name=a, no_cache=True)
+    in_b = opik_client.get_prompt("shared-name", project_name=b, no_cache=True)
+    assert (in_a.prompt, in_a.version, in_b.prompt, in_b.version) == (
         "in project A",
         "v1",
         "in project B",
         "v1",
     )
-    assert opik_client.get_prompt("shared-name", no_cache=True) is None  # the client's project
+    assert in_a.__internal_api__prompt_id__ != in_b.__internal_api__prompt_id__
     assert opik_client.get_prompt_history("shared-name", project_name="unknown-project") == []
+
+
+def test_a_prompt_read_in_a_project_without_it_is_found_in_another_project(opik_client, projects):
+    a, b = projects
+    created = opik_client.create_chat_prompt("asked-elsewhere", MESSAGES, project_name=a)
+    opik_client.create_prompt("only-in-b", "B exists", project_name=b)
+
+    # Opik retries the lookup without the project: it searches every project of the workspace.
+    from_b = opik_client.get_chat_prompt("asked-elsewhere", project_name=b, no_cache=True)
+    from_nowhere = opik_client.get_chat_prompt(
+        "asked-elsewhere", project_name=f"{b}-never-created", no_cache=True
+    )
+
+    assert from_b.commit == created.commit and from_b.template == MESSAGES
+    assert from_nowhere.commit == created.commit
+    # The client's own project does not have it either, so a text read finds the chat prompt.
+    with pytest.raises(PromptTemplateStructureMismatch):
+        opik_client.get_prompt("asked-elsewhere", no_cache=True)
+
+
+def test_a_version_written_for_a_project_without_the_prompt_lands_in_the_one_found(
+    opik_client, projects
+):
+    a, b = projects
+    first = opik_client.create_prompt("written-elsewhere", "one", project_name=a)
+
+    # The SDK reads the latest version (found in A), sees new text, and writes for B: the
+    # backend's getOrCreatePrompt finds A's prompt the same way and adds the version there.
+    second = opik_client.create_prompt("written-elsewhere", "two", project_name=b)
+
+    assert second.version == "v2"
+    assert second.__internal_api__prompt_id__ == first.__internal_api__prompt_id__
+    history = opik_client.get_prompt_history("written-elsewhere", project_name=a)
+    assert [(p.version, p.prompt) for p in history] == [("v2", "two"), ("v1", "one")]
+    assert opik_client.search_prompts(project_name=b) == []  # B exists now, and holds nothing
 
 
 def test_two_workspaces_do_not_see_each_other(opik_client, opik_target):
