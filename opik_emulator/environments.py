@@ -2,7 +2,9 @@
 
 A version can own several environments; an environment has at most one owner per prompt (the
 primary key of ``version_environments``). Setting a version's environments moves them from
-whichever sibling owned them.
+whichever sibling owned them. Creating a version with ``environments`` registers the names the
+workspace does not know yet and gives the new version ownership, unless a sibling already owns
+one of them (409); see :meth:`Environments.claim_for_new_version`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,21 @@ DEFAULT_ENVIRONMENTS = (
     ("staging", "#12A4B4"),
     ("production", "#19A979"),
 )
+# The colours the backend gives an environment it registers itself (EnvironmentService).
+AUTO_COLORS = (
+    "#64748b", "#8b5cf6", "#bf399e", "#f43f5e", "#ef4444",
+    "#f97316", "#eab308", "#10b981", "#06b6d4", "#3b82f6",
+)  # fmt: skip
+
+
+def auto_color(name: str) -> str:
+    """``AUTO_COLORS[floorMod(name.hashCode(), 10)]``, with Java's ``String.hashCode``."""
+    code = 0
+    for char in name:  # names are ASCII ([A-Za-z0-9_-]): one UTF-16 unit per character
+        code = (31 * code + ord(char)) & 0xFFFFFFFF
+    if code >= 1 << 31:
+        code -= 1 << 32
+    return AUTO_COLORS[code % len(AUTO_COLORS)]
 
 
 class EnvironmentFields(Body):
@@ -255,3 +272,43 @@ class Environments:
             " VALUES (?, ?, ?)",
             [(prompt_id, env_id, version_id) for env_id in env_ids],
         )
+
+    def register(self, ws: str, names: Sequence[str]) -> None:
+        """Add the names the workspace does not know (compared case-insensitively, as the
+        backend's ``bulkCreate``), with an automatic colour at position 0. Committed on its
+        own: they stay registered even when the version they came with is refused."""
+        if not names:
+            return
+        self.seed(ws)
+        with self.db.write() as c:
+            known = {
+                row[0].lower()
+                for row in c.execute("SELECT name FROM environments WHERE workspace = ?", (ws,))
+            }
+            self._insert(c, ws, [(n, auto_color(n), 0) for n in names if n.lower() not in known])
+
+    def claim_for_new_version(
+        self, c: sqlite3.Connection, ws: str, prompt_id: str, version_id: str, names: Sequence[str]
+    ) -> None:
+        """Give a version being created its ``environments`` (already registered). If a
+        sibling version owns one of them, the create is refused with 409, as the backend's
+        ``createVersionWithEnvironment`` does: ownership moves only through the PATCH."""
+        if not names:
+            return
+        rows = c.execute(
+            "SELECT id, name FROM environments WHERE workspace = ?"
+            f" AND lower(name) IN ({placeholders(names)})",
+            [ws, *(n.lower() for n in names)],
+        ).fetchall()
+        env_ids = [row["id"] for row in rows]
+        taken = c.execute(
+            "SELECT e.name FROM version_environments ve JOIN environments e"
+            " ON e.id = ve.environment_id WHERE ve.prompt_id = ?"
+            f" AND ve.environment_id IN ({placeholders(env_ids)}) ORDER BY e.name",
+            [prompt_id, *env_ids],
+        ).fetchall()
+        if taken:
+            # Java's Set.toString inside quotes: '[production, staging]'.
+            listed = ", ".join(row[0] for row in taken)
+            raise conflict(f"Environments already mapped to another version: '[{listed}]'")
+        self._own(c, prompt_id, version_id, env_ids)

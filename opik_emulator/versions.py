@@ -23,6 +23,7 @@ from opik_emulator.validation import (
     Body,
     Commit,
     EnvironmentName,
+    EnvironmentNames,
     NotBlank,
     NotNull,
     NullOrNotBlank,
@@ -64,6 +65,13 @@ class VersionWrite(Body):
     version_type: Literal["prompt_version", "mask"] | None = None
     change_description: str | None = None
     tags: Tags = None
+    environments: EnvironmentNames = None
+
+    @model_validator(mode="after")
+    def _no_environments_on_a_mask(self) -> VersionWrite:
+        if self.environments and self.version_type == "mask":
+            raise violation("environments cannot be set on a mask version")
+        return self
 
 
 class CreateVersion(ProjectScoped):
@@ -129,15 +137,23 @@ class Versions:
         """``POST /prompts/versions``: a new version of the prompt that name finds (see
         :meth:`Prompts.find`: it can be another project's), or of a new prompt.
 
-        Identical content is never deduplicated here: the SDK does that, client-side.
+        As in the backend, the project and the prompt are committed first, then the version's
+        unknown ``environments`` are registered, then the version is created; a version that
+        is refused (409) leaves the others in place. Identical content is never deduplicated
+        here: the SDK does that, client-side.
         """
         request = parse(CreateVersion, body)
+        version = request.version
         with self.db.write() as c:
             project_id = self.projects.for_write(c, ws, request)
             structure = request.template_structure or "text"
             prompt = self.prompts.get_or_create(c, ws, request.name, project_id, structure)
-            fields = request.version.model_dump()
+        environments = version.environments or []
+        self.environments.register(ws, environments)
+        with self.db.write() as c:
+            fields = version.model_dump(exclude={"environments"})
             version_id = version_rows.insert(c, ws, prompt["id"], version_rows.NewVersion(**fields))
+            self.environments.claim_for_new_version(c, ws, prompt["id"], version_id, environments)
             return version_rows.as_dict(c, version_rows.row(c, ws, version_id), prompt)
 
     def retrieve(self, ws: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:

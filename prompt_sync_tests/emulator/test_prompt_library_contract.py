@@ -7,6 +7,8 @@ a real Opik too (``PROMPT_SYNC_TEST_OPIK_URL``), except those that need the emul
 
 from __future__ import annotations
 
+import uuid
+
 import opik
 import pytest
 from opik.exceptions import (
@@ -16,6 +18,7 @@ from opik.exceptions import (
     PromptTemplateStructureMismatch,
 )
 from opik.rest_api.core.api_error import ApiError
+from opik.rest_api.types.prompt_version_detail import PromptVersionDetail
 
 from opik_emulator import EmulatorServer
 
@@ -121,6 +124,49 @@ def test_environment_registry_crud(opik_client):
     opik_client.delete_environment("canary")
     assert "canary" not in [e.name for e in opik_client.get_environments()]
     assert opik_client.get_prompt("canaried", no_cache=True).environments in (None, [])
+
+
+def test_a_version_created_with_environments_registers_and_owns_them(opik_client, opik_target):
+    # The high-level SDK has no `environments` on create; `opik migrate` sends them through
+    # the REST client, as here. Names of this test's own: a real Opik's workspace is shared.
+    suffix = uuid.uuid4().hex[:8]
+    prod, canary, name = f"prod-{suffix}", f"canary-{suffix}", f"born-owning-{suffix}"
+    rest = opik_client.rest_client.prompts
+    project = opik_target.project_name
+
+    first = rest.create_prompt_version(
+        name=name,
+        version=PromptVersionDetail(template="one", environments=[prod, "staging"]),
+        project_name=project,
+    )
+
+    assert sorted(first.environments) == sorted([prod, "staging"])
+    assert {prod, "staging"} <= {e.name for e in opik_client.get_environments()}
+    pinned = opik_client.get_prompt(name, environment=prod, no_cache=True)
+    assert pinned.commit == first.commit and sorted(pinned.environments) == sorted(
+        [prod, "staging"]
+    )
+
+    # A sibling asking for an environment the first one owns is refused: ownership moves
+    # only through set_prompt_environments.
+    with pytest.raises(ApiError) as refused:
+        rest.create_prompt_version(
+            name=name,
+            version=PromptVersionDetail(template="two", environments=[prod, canary]),
+            project_name=project,
+        )
+    assert refused.value.status_code == 409
+    assert canary in {e.name for e in opik_client.get_environments()}  # registered all the same
+    assert [p.version for p in opik_client.get_prompt_history(name)] == ["v1"]
+
+    second = rest.create_prompt_version(
+        name=name,
+        version=PromptVersionDetail(template="two", environments=[canary]),
+        project_name=project,
+    )
+    by_version = {p.version: sorted(p.environments) for p in opik_client.get_prompt_history(name)}
+    assert second.version_number == "v2"
+    assert by_version == {"v2": [canary], "v1": sorted([prod, "staging"])}
 
 
 def test_a_failed_first_request_keeps_the_default_environments(opik_client):

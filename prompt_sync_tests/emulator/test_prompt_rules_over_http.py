@@ -4,6 +4,9 @@
   project of the workspace (``PromptServiceImpl.findByName``); when the asked project exists,
   the answer carries ``X-Opik-Deprecation``. A version written for such a project lands in
   the prompt that lookup finds.
+- ``version.environments`` on create (``POST /prompts/versions``): names the workspace does not
+  know are registered, the new version owns them and the answer lists them; a name a sibling
+  version already owns refuses the create with 409 (``createVersionWithEnvironment``).
 
 These pass against a real Opik too (``PROMPT_SYNC_TEST_OPIK_URL``).
 """
@@ -96,3 +99,55 @@ def test_a_version_written_for_a_project_without_the_prompt_joins_the_prompt_fou
     # ...and holds no prompt: the version went to A's.
     listing = http.get("/v1/private/prompts", params={"project_id": project.json()["id"]})
     assert listing.json()["total"] == 0
+
+
+def _environment_names(http):
+    return {e["name"] for e in http.get("/v1/private/environments").json()["content"]}
+
+
+def test_a_version_created_with_unknown_environments_registers_and_owns_them(http, names):
+    name, a, _ = names
+    env = f"prod-{name[2:]}"
+
+    created = _create(http, name, "b", a, version={"environments": [env]})
+
+    assert created["environments"] == [env]
+    assert env in _environment_names(http)
+    registered = next(
+        e for e in http.get("/v1/private/environments").json()["content"] if e["name"] == env
+    )
+    assert registered["color"] and registered["position"] == 0  # the backend's auto-registration
+    pinned = http.post(RETRIEVE, json={"name": name, "project_name": a, "environment": env})
+    assert pinned.status_code == 200 and pinned.json()["id"] == created["id"]
+
+
+def test_an_environment_a_sibling_owns_refuses_the_create_but_stays_registered(http, names):
+    name, a, _ = names
+    env, other = f"prod-{name[2:]}", f"canary-{name[2:]}"
+    first = _create(http, name, "one", a, version={"environments": [env]})
+
+    body = {"name": name, "version": {"template": "two", "environments": [other, env]}}
+    refused = http.post(CREATE, json={**body, "project_name": a})
+
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "code": 409,
+        "message": f"Environments already mapped to another version: '[{env}]'",
+    }
+    assert other in _environment_names(http)  # registered before the version was refused
+    versions = http.get(f"/v1/private/prompts/{first['prompt_id']}/versions").json()
+    assert [(v["version_number"], v["environments"]) for v in versions["content"]] == [
+        ("v1", [env])
+    ]
+
+
+def test_invalid_environments_on_create_are_unprocessable(http, names):
+    name, a, _ = names
+    for version in (
+        {"template": "t", "environments": ["not a name"]},
+        {"template": "t", "environments": [f"e{i}" for i in range(101)]},
+        {"template": "t", "environments": ["production"], "version_type": "mask"},
+    ):
+        response = http.post(CREATE, json={"name": name, "version": version, "project_name": a})
+        assert response.status_code == 422, version
+        assert "errors" in response.json()
