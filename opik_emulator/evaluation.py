@@ -2,7 +2,7 @@
 items, on the prompt :class:`~opik_emulator.store.Store`'s database.
 
 Enough of Opik's evaluation API for ``create_experiment(prompts=...)``, ``evaluate()``, dataset
-inserts, traces and feedback scores to work through the SDK, and for
+inserts, traces, feedback scores and the per-item reads to work through the SDK, and for
 ``GET /experiments?prompt_id=`` to report per-prompt performance as the backend computes it.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from opik_emulator.datasets import Datasets
+from opik_emulator.experiment_items import ExperimentItems
 from opik_emulator.experiments import Experiments
 from opik_emulator.store import Store
 from opik_emulator.tracing import Tracing
@@ -19,7 +20,7 @@ Body = dict[str, Any]
 
 
 class ExperimentStore:
-    """Reachable parts: ``datasets``, ``tracing``, ``experiments``."""
+    """Reachable parts: ``datasets``, ``tracing``, ``experiments``, ``items``."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -27,6 +28,7 @@ class ExperimentStore:
         self.datasets = Datasets(self.db, store.projects)
         self.tracing = Tracing(self.db, store.projects)
         self.experiments = Experiments(self.db, store.projects, self.datasets)
+        self.items = ExperimentItems(self.db, store.projects, self.tracing)
 
     # -- datasets ------------------------------------------------------------------------------
 
@@ -90,3 +92,10 @@ class ExperimentStore:
 
     def add_items(self, ws: str, items: Any) -> None:
         self.experiments.add_items(ws, {"experiment_items": items})
+
+    def stream_experiment_items(self, ws: str, body: Body) -> list[Body]:
+        return self.items.stream(ws, body)
+
+    def compare_items(self, ws: str, dataset_id: str, **query: Any) -> Body:
+        """``page``, ``size``, ``experiment_ids``, ``filters``, ``sorting``, ``search``."""
+        return self.items.compare(ws, dataset_id, **query)

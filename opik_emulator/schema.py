@@ -163,6 +163,10 @@ CREATE TABLE IF NOT EXISTS experiment_items (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS experiment_items_by_experiment ON experiment_items (experiment_id);
+-- Experiments by name (the items stream), items by dataset item (the compare view).
+CREATE INDEX IF NOT EXISTS experiments_by_name ON experiments (workspace, name);
+CREATE INDEX IF NOT EXISTS experiment_items_by_dataset_item
+    ON experiment_items (dataset_item_id);
 """
 
 SCHEMA = PROMPT_LIBRARY + EVALUATION

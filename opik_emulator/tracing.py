@@ -19,7 +19,7 @@ from opik_emulator.db import Database
 from opik_emulator.errors import not_found
 from opik_emulator.ids import is_uuid, now_iso, uuid7
 from opik_emulator.projects import Projects, ProjectScoped
-from opik_emulator.rows import USER, compact
+from opik_emulator.rows import USER, compact, placeholders
 from opik_emulator.validation import (
     Body,
     NotBlank,
@@ -164,3 +164,70 @@ class Tracing:
                 " name, author, value, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+
+    # -- for the experiment views ------------------------------------------------------------
+
+    @staticmethod
+    def traces(c: sqlite3.Connection, ws: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored traces among ``ids`` (payload plus ``project_id``), by id."""
+        rows = c.execute(
+            "SELECT id, project_id, body FROM traces"
+            f" WHERE workspace = ? AND id IN ({placeholders(ids)})",
+            [ws, *ids],
+        ).fetchall()
+        return {r["id"]: {**json.loads(r["body"]), "project_id": r["project_id"]} for r in rows}
+
+    @staticmethod
+    def scores_by_trace(
+        c: sqlite3.Connection, ws: str, trace_ids: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Each trace's ``FeedbackScore`` list, one entry per name, as the experiment items
+        carry them: one author's value as is, several authors' mean (to 9 places), with
+        ``value_by_author``. One query for all the traces."""
+        rows = c.execute(
+            "SELECT entity_id, name, author, value, body FROM feedback_scores"
+            " WHERE workspace = ? AND entity_type = 'trace'"
+            f" AND entity_id IN ({placeholders(trace_ids)}) ORDER BY entity_id, name, author",
+            [ws, *trace_ids],
+        ).fetchall()
+        grouped: dict[tuple[str, str], list[sqlite3.Row]] = {}
+        for row in rows:
+            grouped.setdefault((row["entity_id"], row["name"]), []).append(row)
+        result: dict[str, list[dict[str, Any]]] = {}
+        for (trace_id, name), entries in grouped.items():
+            result.setdefault(trace_id, []).append(_aggregate(name, entries))
+        return result
+
+
+def _aggregate(name: str, entries: Sequence[sqlite3.Row]) -> dict[str, Any]:
+    bodies = [json.loads(e["body"]) for e in entries]
+    values = [e["value"] for e in entries]
+    value = values[0] if len(values) == 1 else round(sum(values) / len(values), 9)
+    reasons = [b["reason"] for b in bodies if b.get("reason")]
+    categories = [b["category_name"] for b in bodies if b.get("category_name")]
+    return compact(
+        {
+            "name": name,
+            "category_name": ", ".join(categories) or None,
+            "value": value,
+            "reason": ", ".join(reasons) or None,
+            "source": bodies[0].get("source", "sdk"),
+            "created_at": min(b["created_at"] for b in bodies),
+            "last_updated_at": max(b["last_updated_at"] for b in bodies),
+            "created_by": ", ".join(b["created_by"] for b in bodies),
+            "last_updated_by": ", ".join(b["last_updated_by"] for b in bodies),
+            "value_by_author": {
+                e["author"]: compact(
+                    {
+                        "value": e["value"],
+                        "reason": b.get("reason"),
+                        "category_name": b.get("category_name"),
+                        "source": b.get("source", "sdk"),
+                        "last_updated_at": b["last_updated_at"],
+                        "author": e["author"],
+                    }
+                )
+                for e, b in zip(entries, bodies, strict=True)
+            },
+        }
+    )
