@@ -90,6 +90,9 @@ class ExperimentStore:
         ``optimization_id``."""
         return self.experiments.list(ws, **query)
 
+    def stream_experiments(self, ws: str, body: Body) -> list[Body]:
+        return self.experiments.stream(ws, body)
+
     def add_items(self, ws: str, items: Any) -> None:
         self.experiments.add_items(ws, {"experiment_items": items})
 

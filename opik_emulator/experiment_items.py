@@ -8,9 +8,10 @@ output, feedback scores). Two reads serve them, as in the backend:
   ``Experiment.get_items()`` reads): the dataset's items that the experiments evaluated, newest
   first, each with the items of every asked experiment, so two experiments pair by dataset item.
 
-The compare view's ``filters``, ``sorting`` and ``search`` are not emulated: a request that
-sets them is refused (400) rather than answered unfiltered. ``truncate`` only shortens images,
-which the emulator never stores, so it is accepted and changes nothing.
+The compare view filters on ``feedback_scores.<name>`` and ``output`` (what
+``find_experiment_items_for_dataset(filter_string=...)`` sends); other filter fields, ``sorting``
+and ``search`` are refused (400) rather than ignored. ``truncate`` only shortens images, which
+the emulator never stores, so it is accepted and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Any
 
+from opik_emulator import filters as flt
 from opik_emulator.datasets import item_dict
 from opik_emulator.db import Database
 from opik_emulator.errors import OpikError, bad_request
@@ -29,20 +31,33 @@ from opik_emulator.paging import check_paging, offset, paged
 from opik_emulator.projects import Projects
 from opik_emulator.rows import USER, compact, placeholders
 from opik_emulator.tracing import Tracing
-from opik_emulator.validation import Body, NotBlank, NullOrNotBlank, constrained, parse
+from opik_emulator.validation import Body, NotBlank, NullOrNotBlank, StreamLimit, parse
 
 COMPARE_SORTABLE: tuple[str, ...] = ()
+# The compare view's filters the emulator answers (the backend knows more: data columns,
+# duration, cost, ...; those are refused with 400 as unknown).
+COMPARE_FILTER_FIELDS = {"feedback_scores": flt.KEYED_NUMBER, "output": flt.STRING}
+# The dataset items the asked experiments (``marks``: one placeholder each) evaluated.
+_EVALUATED = (
+    "FROM dataset_items d WHERE d.workspace = ? AND d.dataset_id = ? AND d.id IN"
+    " (SELECT dataset_item_id FROM experiment_items WHERE experiment_id IN ({marks}))"
+)
+
+
+def _filterable(item: Mapping[str, Any]) -> dict[str, Any]:
+    """What the filters see of an experiment item: scores by name, the output as text."""
+    output = item.get("output")
+    return {
+        "feedback_scores": {s["name"]: s["value"] for s in item.get("feedback_scores") or []},
+        "output": output if isinstance(output, str) or output is None else json.dumps(output),
+    }
 
 
 class ItemsStreamRequest(Body):
     """``ExperimentItemStreamRequest``."""
 
     experiment_name: NotBlank = None
-    limit: Annotated[
-        int | None,
-        constrained(lambda v: v >= 1, "must be greater than or equal to 1"),
-        constrained(lambda v: v <= 2000, "must be less than or equal to 2000"),
-    ] = None
+    limit: StreamLimit = None
     last_retrieved_id: uuid.UUID | None = None  # Jackson reads a UUID: 400 otherwise
     truncate: bool | None = None
     project_name: NullOrNotBlank = None
@@ -110,40 +125,56 @@ class ExperimentItems:
         search: str | None = None,
     ) -> dict[str, Any]:
         """``DatasetItemPage_Compare``: a page of dataset items (``size`` of them, newest
-        first), each with ``experiment_items`` from the asked experiments."""
+        first), each with ``experiment_items`` from the asked experiments. With ``filters``,
+        only the experiment items that match are kept, and the dataset items left with none
+        are left out."""
         check_paging(page, size)
         experiments = _experiment_ids(experiment_ids)
-        unsupported = [
-            n for n, v in (("filters", filters), ("sorting", sorting), ("search", search)) if v
-        ]
-        if unsupported:
-            raise bad_request(f"{', '.join(unsupported)}: not supported by the Opik emulator")
-        marks = placeholders(experiments)
+        conditions = flt.parse_filters(filters, COMPARE_FILTER_FIELDS)
+        if sorting or search:
+            raise bad_request("sorting, search: not supported by the Opik emulator")
+        evaluated = _EVALUATED.format(marks=placeholders(experiments))
         scope = [ws, dataset_id, *experiments]
-        evaluated = (
-            "FROM dataset_items d WHERE d.workspace = ? AND d.dataset_id = ? AND d.id IN"
-            f" (SELECT dataset_item_id FROM experiment_items WHERE experiment_id IN ({marks}))"
-        )
         with self.db.read() as c:
-            total = c.execute(f"SELECT COUNT(*) {evaluated}", scope).fetchone()[0]
-            items = c.execute(
-                f"SELECT d.* {evaluated} ORDER BY d.id DESC LIMIT ? OFFSET ?",
-                [*scope, size, offset(page, size)],
-            ).fetchall()
-            item_ids = [i["id"] for i in items]
-            rows = c.execute(
-                f"SELECT * FROM experiment_items WHERE workspace = ? AND experiment_id IN ({marks})"
-                f" AND dataset_item_id IN ({placeholders(item_ids)}) ORDER BY id DESC",
-                [ws, *experiments, *item_ids],
-            ).fetchall()
-            by_item: dict[str, list[dict[str, Any]]] = {i: [] for i in item_ids}
-            for entry in self._as_dicts(c, ws, rows):
-                by_item[entry["dataset_item_id"]].append(entry)
+            if conditions:  # the experiment items decide which rows remain: count after
+                items = c.execute(f"SELECT d.* {evaluated} ORDER BY d.id DESC", scope).fetchall()
+            else:
+                total = c.execute(f"SELECT COUNT(*) {evaluated}", scope).fetchone()[0]
+                items = c.execute(
+                    f"SELECT d.* {evaluated} ORDER BY d.id DESC LIMIT ? OFFSET ?",
+                    [*scope, size, offset(page, size)],
+                ).fetchall()
+            by_item = self._items_of(c, ws, experiments, [i["id"] for i in items], conditions)
+        if conditions:
+            items = [i for i in items if by_item[i["id"]]]
+            total = len(items)
+            items = items[offset(page, size) : offset(page, size) + size]
         content = [
             {**item_dict(i), "dataset_item_id": i["id"], "experiment_items": by_item[i["id"]]}
             for i in items
         ]
         return paged(content, page, total, COMPARE_SORTABLE)
+
+    def _items_of(
+        self,
+        c: sqlite3.Connection,
+        ws: str,
+        experiments: Sequence[str],
+        item_ids: Sequence[str],
+        conditions: Sequence[flt.Filter],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The asked experiments' items of each dataset item that pass ``conditions``."""
+        rows = c.execute(
+            "SELECT * FROM experiment_items WHERE workspace = ?"
+            f" AND experiment_id IN ({placeholders(experiments)})"
+            f" AND dataset_item_id IN ({placeholders(item_ids)}) ORDER BY id DESC",
+            [ws, *experiments, *item_ids],
+        ).fetchall()
+        by_item: dict[str, list[dict[str, Any]]] = {i: [] for i in item_ids}
+        for entry in self._as_dicts(c, ws, rows):
+            if flt.matches(_filterable(entry), conditions):
+                by_item[entry["dataset_item_id"]].append(entry)
+        return by_item
 
     def _as_dicts(
         self, c: sqlite3.Connection, ws: str, rows: Sequence[sqlite3.Row]

@@ -202,6 +202,11 @@ async def update_experiment(call: Call) -> Response:
 
 
 @endpoint
+async def stream_experiments(call: Call) -> Response:
+    return _json_lines(_store(call).stream_experiments(call.workspace, await call.json()))
+
+
+@endpoint
 async def stream_experiment_items(call: Call) -> Response:
     return _json_lines(_store(call).stream_experiment_items(call.workspace, await call.json()))
 
@@ -239,6 +244,7 @@ ROUTES: list[BaseRoute] = [
     Route(f"{P}/spans/{{id}}", update_span, methods=["PATCH"]),
     Route(f"{P}/experiments", find_experiments, methods=["GET"]),
     Route(f"{P}/experiments", create_experiment, methods=["POST"]),
+    Route(f"{P}/experiments/stream", stream_experiments, methods=["POST"]),
     Route(f"{P}/experiments/items", create_experiment_items, methods=["POST"]),
     Route(f"{P}/experiments/items/stream", stream_experiment_items, methods=["POST"]),
     Route(f"{P}/experiments/{{id}}", get_experiment, methods=["GET"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -25,7 +26,9 @@ from opik_emulator.validation import (
     Body,
     NotBlank,
     NotNull,
+    NullOrNotBlank,
     Required,
+    StreamLimit,
     batch_of,
     constrained,
     parse,
@@ -84,6 +87,15 @@ class ItemReference(Body):
     trace_id: Reference = None
 
 
+class ExperimentsStreamRequest(Body):
+    """``ExperimentStreamRequest``: experiments whose name contains ``name``."""
+
+    name: NotBlank = None
+    limit: StreamLimit = None
+    last_retrieved_id: uuid.UUID | None = None  # Jackson reads a UUID: 400 otherwise
+    project_name: NullOrNotBlank = None
+
+
 class ItemReferences(Body):
     experiment_items: Annotated[list[ItemReference] | None, Required, batch_of(1000)] = None
 
@@ -100,6 +112,7 @@ _WHERE = (
     " AND (:optimization_id IS NULL"
     " OR json_extract(e.body, '$.optimization_id') = :optimization_id)"
 )
+_NO_FILTER = dict.fromkeys(("prompt_id", "dataset_id", "project_id", "name", "optimization_id"))
 
 
 class Experiments:
@@ -213,12 +226,37 @@ class Experiments:
             ).fetchall()
             return paged(self.as_dicts(c, ws, rows), page, total, EXPERIMENT_SORTABLE)
 
+    def stream(self, ws: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A page of ``POST /experiments/stream`` (``Get experiment by name`` in the SDK):
+        experiments whose name contains ``name`` (case-insensitive), ids below
+        ``last_retrieved_id``, newest first; in ``project_name`` when given (unknown: none)."""
+        request = parse(ExperimentsStreamRequest, body)
+        last = request.last_retrieved_id
+        with self.db.read() as c:
+            project_id = None
+            if request.project_name is not None:
+                project = self.projects.named(c, ws, request.project_name)
+                if project is None:
+                    return []
+                project_id = project["id"]
+            where = {**_NO_FILTER, "ws": ws, "name": request.name, "project_id": project_id}
+            rows = c.execute(
+                f"SELECT * FROM experiments e {_WHERE} AND (:last IS NULL OR e.id < :last)"
+                " ORDER BY e.id DESC LIMIT :limit",
+                {
+                    **where,
+                    "last": None if last is None else str(last),
+                    "limit": request.limit or 500,
+                },
+            ).fetchall()
+            return self.as_dicts(c, ws, rows)
+
     @staticmethod
     def as_dicts(
         c: sqlite3.Connection, ws: str, rows: Sequence[sqlite3.Row]
     ) -> list[dict[str, Any]]:
-        """``Experiment_Public`` per row. Dataset names, prompt-version links, counts and
-        score averages come from one query each for all the rows."""
+        """``Experiment_Public`` per row. Dataset and project names, prompt-version links,
+        counts and score averages come from one query each for all the rows."""
         ids = [r["id"] for r in rows]
         marks = placeholders(ids)
         dataset_ids = list({r["dataset_id"] for r in rows})
@@ -226,6 +264,13 @@ class Experiments:
             c.execute(
                 f"SELECT id, name FROM datasets WHERE id IN ({placeholders(dataset_ids)})",
                 dataset_ids,
+            ).fetchall()
+        )
+        project_ids = list({r["project_id"] for r in rows if r["project_id"]})
+        projects = dict(
+            c.execute(
+                f"SELECT id, name FROM projects WHERE id IN ({placeholders(project_ids)})",
+                project_ids,
             ).fetchall()
         )
         links: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
@@ -264,6 +309,7 @@ class Experiments:
                         "dataset_name": datasets.get(row["dataset_id"]),
                         "dataset_id": row["dataset_id"],
                         "project_id": row["project_id"],
+                        "project_name": projects.get(row["project_id"]),
                         "metadata": stored.get("metadata"),
                         "tags": stored.get("tags"),
                         "type": stored.get("type") or "regular",

@@ -218,3 +218,11 @@ def batch_of(size: int, *, required: bool = True) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+# A stream's page (``@Min(1) @Max(2000) Integer limit``; the backend defaults it to 500).
+StreamLimit = Annotated[
+    int | None,
+    constrained(lambda v: v >= 1, "must be greater than or equal to 1"),
+    constrained(lambda v: v <= 2000, "must be less than or equal to 2000"),
+]

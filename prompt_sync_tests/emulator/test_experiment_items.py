@@ -50,7 +50,8 @@ def _post(item_data):
 
 
 def test_get_items_returns_the_per_item_scores_of_an_evaluate_run(opik_client, lab, runs):
-    experiment = opik_client.get_experiment_by_id(runs["baseline"])
+    experiment = opik_client.get_experiment_by_name("baseline")  # POST /experiments/stream
+    assert experiment.id == runs["baseline"]
 
     items = experiment.get_items()
 
@@ -89,6 +90,19 @@ def test_the_compare_view_pairs_two_experiments_by_dataset_item(opik_client, lab
     )
     assert (one.total, len(one.content), one.page) == (3, 1, 2)
     assert [len(row.experiment_items) for row in one.content] == [1]
+
+
+def test_a_score_filter_keeps_the_items_that_meet_it(opik_client, lab, runs):
+    experiments = opik_client.get_experiments_client()
+
+    strong = experiments.find_experiment_items_for_dataset(
+        dataset_name=lab.dataset_name,
+        experiment_ids=[runs["baseline"], runs["candidate"]],
+        filter_string="feedback_scores.accuracy >= 0.75",
+    )
+
+    kept = sorted((_post(i.dataset_item_data), i.feedback_scores[0]["value"]) for i in strong)
+    assert kept == [("post 0", 1.0), ("post 1", 0.75), ("post 2", 1.0)]
 
 
 def test_the_stream_pages_an_experiments_items_newest_first(opik_client, openapi_spec, runs):
@@ -166,3 +180,12 @@ def test_the_stream_and_the_compare_view_refuse_bad_requests_as_opik_does(http, 
     assert http.get(compare, params={"experiment_ids": "[1, 2]"}).status_code == 400
     unknown = http.get(compare, params={"experiment_ids": json.dumps([dataset_id])})
     assert unknown.status_code == 200 and unknown.json()["total"] == 0
+    by_duration = [{"field": "duration", "key": "", "operator": ">", "value": "1"}]
+    refused = http.get(
+        compare,
+        params={
+            "experiment_ids": json.dumps([runs["baseline"]]),
+            "filters": json.dumps(by_duration),
+        },
+    )
+    assert refused.status_code == 400  # a filter the emulator does not answer is not ignored
