@@ -36,6 +36,10 @@ class DatasetName(Body):
     dataset_name: NotBlank = None
 
 
+class DatasetToDelete(Body):
+    dataset_name: str | None = None  # an unknown or missing name is a 404
+
+
 def _have_data(items: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
     if items is not None and not all(isinstance(i.get("data"), dict) for i in items):
         raise violation("must each have an object as data")
@@ -187,9 +191,9 @@ class Datasets:
             return paged(self.as_dicts(c, rows), page, total, DATASET_SORTABLE)
 
     def delete_by_name(self, ws: str, body: Mapping[str, Any]) -> None:
-        name = body.get("dataset_name")
+        name = parse(DatasetToDelete, body).dataset_name
         with self.db.write() as c:
-            row = self.named(c, ws, name) if isinstance(name, str) else None
+            row = None if name is None else self.named(c, ws, name)
             if row is None:
                 raise not_found("Dataset not found")
             c.execute("DELETE FROM datasets WHERE id = ?", (row["id"],))

@@ -285,7 +285,11 @@ class Environments:
                 row[0].lower()
                 for row in c.execute("SELECT name FROM environments WHERE workspace = ?", (ws,))
             }
-            self._insert(c, ws, [(n, auto_color(n), 0) for n in names if n.lower() not in known])
+            new = {}  # one registration per name, whatever its spelling
+            for name in names:
+                if name.lower() not in known:
+                    new.setdefault(name.lower(), name)
+            self._insert(c, ws, [(n, auto_color(n), 0) for n in new.values()])
 
     def claim_for_new_version(
         self, c: sqlite3.Connection, ws: str, prompt_id: str, version_id: str, names: Sequence[str]

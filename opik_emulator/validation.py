@@ -120,6 +120,7 @@ def _present(value: Any) -> Any:
 
 # validate_default: a missing required field is checked like an explicit null.
 Required = Field(validate_default=True)
+NotNull = AfterValidator(_present)
 NotBlank = Annotated[str | None, Required, AfterValidator(_required)]
 NullOrNotBlank = Annotated[str | None, constrained(lambda v: v.strip() != "", "must not be blank")]
 Description = Annotated[
@@ -182,7 +183,6 @@ def _uuid_batch(values: list[str] | None) -> list[str]:
 
 
 UuidBatch = Annotated[list[str] | None, Required, AfterValidator(_uuid_batch)]
-NotNull = AfterValidator(_present)
 
 
 def uuid7_id(what: str) -> AfterValidator:
@@ -207,12 +207,10 @@ def uuid_id(what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-def batch_of(size: int, *, required: bool = True) -> AfterValidator:
-    """A list of 1..``size`` entries (``@Size(min = 1, max = size)``); null when not required."""
+def batch_of(size: int) -> AfterValidator:
+    """A list of 1..``size`` entries (``@NotNull @Size(min = 1, max = size)``)."""
 
     def check(value: list[Any] | None) -> list[Any] | None:
-        if value is None and not required:
-            return None
         if value is None or not 1 <= len(value) <= size:
             raise violation(f"size must be between 1 and {size}")
         return value
