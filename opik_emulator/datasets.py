@@ -19,29 +19,38 @@ from opik_emulator.ids import now_iso, uuid7
 from opik_emulator.paging import check_paging, offset, page_of, paged
 from opik_emulator.projects import Projects, ProjectScoped
 from opik_emulator.rows import USER, compact, dumps_or_none, loads_or_none, placeholders
-from opik_emulator.validation import Body, NotBlank, Required, batch_of, parse, uuid_id, violation
+from opik_emulator.validation import (
+    MISSING,
+    Body,
+    NotBlank,
+    Required,
+    batch_of,
+    parse,
+    uuid_id,
+    violation,
+)
 
 DATASET_SORTABLE = ("id", "name", "created_at", "last_updated_at")
 
 
 class DatasetWrite(ProjectScoped):
     id: Annotated[str | None, uuid_id("dataset")] = None
-    name: NotBlank = None
+    name: NotBlank = MISSING
     description: str | None = None
     type: str | None = None
     tags: list[str] | None = None
 
 
 class DatasetName(Body):
-    dataset_name: NotBlank = None
+    dataset_name: NotBlank = MISSING
 
 
 class DatasetToDelete(Body):
     dataset_name: str | None = None  # an unknown or missing name is a 404
 
 
-def _have_data(items: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-    if items is not None and not all(isinstance(i.get("data"), dict) for i in items):
+def _have_data(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not all(isinstance(i.get("data"), dict) for i in items):
         raise violation("must each have an object as data")
     return items
 
@@ -52,9 +61,9 @@ class ItemsWrite(Body):
     dataset_id: str | None = None
     dataset_name: str | None = None
     project_name: str | None = None
-    items: Annotated[
-        list[dict[str, Any]] | None, Required, batch_of(1000), AfterValidator(_have_data)
-    ] = None
+    items: Annotated[list[dict[str, Any]], Required, batch_of(1000), AfterValidator(_have_data)] = (
+        MISSING
+    )
 
 
 class ItemIds(Body):
@@ -176,7 +185,7 @@ class Datasets:
                 raise not_found("Dataset not found")
             return self.as_dicts(c, [row])[0]
 
-    def list(self, ws: str, page: int, size: int, name: str | None) -> dict[str, Any]:
+    def listing(self, ws: str, page: int, size: int, name: str | None) -> dict[str, Any]:
         """Newest first; ``name`` is a case-insensitive substring."""
         check_paging(page, size)
         where = "WHERE workspace = ? AND instr(lower(name), lower(?)) > 0"

@@ -18,12 +18,11 @@ from opik_emulator.errors import conflict, not_found
 from opik_emulator.ids import now_iso, uuid7
 from opik_emulator.rows import USER, compact, placeholders
 from opik_emulator.validation import (
+    MISSING,
     Body,
     EnvironmentName,
-    EnvironmentNames,
-    NotNull,
-    Required,
     RequiredEnvironmentName,
+    RequiredEnvironmentNames,
     UuidBatch,
     constrained,
     parse,
@@ -65,7 +64,7 @@ class EnvironmentFields(Body):
 
 class EnvironmentWrite(EnvironmentFields):
     id: Annotated[str | None, uuid7_id("environment")] = None
-    name: RequiredEnvironmentName = None
+    name: RequiredEnvironmentName = MISSING
 
 
 class EnvironmentUpdate(EnvironmentFields):
@@ -73,13 +72,13 @@ class EnvironmentUpdate(EnvironmentFields):
 
 
 class EnvironmentIds(Body):
-    ids: UuidBatch = None
+    ids: UuidBatch = MISSING
 
 
 class VersionEnvironments(Body):
     """``PromptVersionEnvironmentUpdate``: the version's full set; ``[]`` clears it."""
 
-    environments: Annotated[EnvironmentNames, Required, NotNull] = None
+    environments: RequiredEnvironmentNames = MISSING
 
 
 _FIELDS = (
@@ -166,7 +165,7 @@ class Environments:
             )  # fmt: skip
         return env_id
 
-    def list(self, ws: str) -> dict[str, Any]:
+    def listing(self, ws: str) -> dict[str, Any]:
         self.seed(ws)
         with self.db.read() as c:
             rows = c.execute(
@@ -285,7 +284,7 @@ class Environments:
                 row[0].lower()
                 for row in c.execute("SELECT name FROM environments WHERE workspace = ?", (ws,))
             }
-            new = {}  # one registration per name, whatever its spelling
+            new: dict[str, str] = {}  # one registration per name, whatever its spelling
             for name in names:
                 if name.lower() not in known:
                     new.setdefault(name.lower(), name)

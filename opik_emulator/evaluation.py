@@ -42,7 +42,7 @@ class ExperimentStore:
         return self.datasets.get(ws, dataset_id)
 
     def list_datasets(self, ws: str, page: int, size: int, name: str | None) -> Body:
-        return self.datasets.list(ws, page, size, name)
+        return self.datasets.listing(ws, page, size, name)
 
     def delete_dataset_by_name(self, ws: str, name: Any) -> None:
         self.datasets.delete_by_name(ws, {"dataset_name": name})
@@ -88,7 +88,7 @@ class ExperimentStore:
     def list_experiments(self, ws: str, **query: Any) -> Body:
         """``page``, ``size``, ``prompt_id``, ``dataset_id``, ``project_id``, ``name``,
         ``optimization_id``."""
-        return self.experiments.list(ws, **query)
+        return self.experiments.listing(ws, **query)
 
     def stream_experiments(self, ws: str, body: Body) -> list[Body]:
         return self.experiments.stream(ws, body)

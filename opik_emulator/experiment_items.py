@@ -31,7 +31,7 @@ from opik_emulator.paging import check_paging, offset, paged
 from opik_emulator.projects import Projects
 from opik_emulator.rows import USER, compact, placeholders
 from opik_emulator.tracing import Tracing
-from opik_emulator.validation import Body, NotBlank, NullOrNotBlank, StreamLimit, parse
+from opik_emulator.validation import MISSING, Body, NotBlank, NullOrNotBlank, StreamLimit, parse
 
 COMPARE_SORTABLE: tuple[str, ...] = ()
 # The compare view's filters the emulator answers (the backend knows more: data columns,
@@ -56,7 +56,7 @@ def _filterable(item: Mapping[str, Any]) -> dict[str, Any]:
 class ItemsStreamRequest(Body):
     """``ExperimentItemStreamRequest``."""
 
-    experiment_name: NotBlank = None
+    experiment_name: NotBlank = MISSING
     limit: StreamLimit = None
     last_retrieved_id: uuid.UUID | None = None  # Jackson reads a UUID: 400 otherwise
     truncate: bool | None = None

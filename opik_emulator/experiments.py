@@ -23,6 +23,7 @@ from opik_emulator.paging import check_paging, offset, paged
 from opik_emulator.projects import Projects, ProjectScoped
 from opik_emulator.rows import USER, compact, placeholders
 from opik_emulator.validation import (
+    MISSING,
     Body,
     NotBlank,
     NotNull,
@@ -54,7 +55,7 @@ class ExperimentWrite(ProjectScoped):
 
     id: Annotated[str | None, uuid_id("experiment")] = None
     name: str | None = None
-    dataset_name: NotBlank = None
+    dataset_name: NotBlank = MISSING
     metadata: Any = None
     tags: Any = None
     type: str | None = None
@@ -75,29 +76,29 @@ class ExperimentUpdate(Body):
     experiment_scores: Any = None
 
 
-Reference = Annotated[str | None, Required, constrained(is_uuid, "must be a UUID"), NotNull]
+Reference = Annotated[str, Required, NotNull, constrained(is_uuid, "must be a UUID")]
 
 
 class ItemReference(Body):
     """``ExperimentItem``: which trace evaluated which dataset item in which experiment."""
 
     id: str | None = None
-    experiment_id: Reference = None
-    dataset_item_id: Reference = None
-    trace_id: Reference = None
+    experiment_id: Reference = MISSING
+    dataset_item_id: Reference = MISSING
+    trace_id: Reference = MISSING
 
 
 class ExperimentsStreamRequest(Body):
     """``ExperimentStreamRequest``: experiments whose name contains ``name``."""
 
-    name: NotBlank = None
+    name: NotBlank = MISSING
     limit: StreamLimit = None
     last_retrieved_id: uuid.UUID | None = None  # Jackson reads a UUID: 400 otherwise
     project_name: NullOrNotBlank = None
 
 
 class ItemReferences(Body):
-    experiment_items: Annotated[list[ItemReference] | None, Required, batch_of(1000)] = None
+    experiment_items: Annotated[list[ItemReference], Required, batch_of(1000)] = MISSING
 
 
 # The listing's filters, each one inactive when its parameter is null.
@@ -195,7 +196,7 @@ class Experiments:
         with self.db.read() as c:
             return self.as_dicts(c, ws, [self._row(c, ws, experiment_id)])[0]
 
-    def list(
+    def listing(
         self,
         ws: str,
         *,

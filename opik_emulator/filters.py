@@ -210,15 +210,23 @@ def parse_sorting(raw: str | None, sortable: Sequence[str]) -> list[SortKey]:
     return keys
 
 
+def _field(row: dict[str, Any], field: str) -> Any:
+    return row.get(field)
+
+
 def sort_rows(
     rows: list[dict[str, Any]],
     keys: Sequence[SortKey],
-    value: Callable[[dict[str, Any], str], Any] = lambda row, field: row.get(field),
+    value: Callable[[dict[str, Any], str], Any] = _field,
 ) -> list[dict[str, Any]]:
     """Sort by ``keys`` then ``id`` descending (the backend's tie-break: newest first)."""
     ordered = sorted(rows, key=lambda r: r["id"], reverse=True)
-    for key in reversed(keys):
-        ordered.sort(key=lambda r, k=key: _sortable(value(r, k.field)), reverse=key.descending)
+    for key in reversed(keys):  # stable sorts: the first key ends up the primary one
+
+        def by(row: dict[str, Any], field: str = key.field) -> tuple[int, Any]:
+            return _sortable(value(row, field))
+
+        ordered.sort(key=by, reverse=key.descending)
     return ordered
 
 

@@ -17,7 +17,7 @@ from opik_emulator.errors import conflict, not_found
 from opik_emulator.ids import is_uuid, now_iso, uuid7
 from opik_emulator.paging import check_paging, page_of
 from opik_emulator.rows import USER, compact
-from opik_emulator.validation import Body, NotBlank, NullOrNotBlank, constrained, parse
+from opik_emulator.validation import MISSING, Body, NotBlank, NullOrNotBlank, constrained, parse
 
 PROJECT_SORTABLE = ("id", "name", "created_at", "last_updated_at", "created_by")
 DEFAULT_PROJECT = "Default Project"  # where traces without a project go
@@ -31,7 +31,7 @@ class ProjectScoped(Body):
 
 
 class ProjectWrite(Body):
-    name: NotBlank = None
+    name: NotBlank = MISSING
     description: Annotated[
         str | None, constrained(lambda v: len(v) <= 255, "size must be between 0 and 255")
     ] = None
@@ -39,7 +39,7 @@ class ProjectWrite(Body):
 
 
 class ProjectRetrieve(Body):
-    name: NotBlank = None
+    name: NotBlank = MISSING
 
 
 _FIELDS = (
@@ -127,7 +127,7 @@ class Projects:
             raise not_found("Project not found")
         return _as_dict(row)
 
-    def list(
+    def listing(
         self, ws: str, page: int, size: int, name: str | None, sorting: str | None
     ) -> dict[str, Any]:
         check_paging(page, size)

@@ -22,6 +22,7 @@ from opik_emulator.paging import check_paging, offset, page_of, paged
 from opik_emulator.projects import Projects, ProjectScoped
 from opik_emulator.rows import USER, compact, dumps_or_none, loads_or_none
 from opik_emulator.validation import (
+    MISSING,
     Body,
     Description,
     NotBlank,
@@ -58,7 +59,7 @@ class PromptWrite(ProjectScoped):
     ``template`` is given."""
 
     id: Annotated[str | None, uuid7_id("prompt")] = None
-    name: NotBlank = None
+    name: NotBlank = MISSING
     description: Description = None
     template: NullOrNotBlank = None
     metadata: Any = None
@@ -71,13 +72,13 @@ class PromptWrite(ProjectScoped):
 class PromptUpdate(Body):
     """``Prompt_Updatable`` (``PUT /prompts/{id}``); null tags keep the current ones."""
 
-    name: NotBlank = None
+    name: NotBlank = MISSING
     description: Description = None
     tags: Tags = None
 
 
 class PromptIds(Body):
-    ids: UuidBatch = None
+    ids: UuidBatch = MISSING
 
 
 _COUNTED = (
@@ -96,7 +97,7 @@ _ALL_OF_PROJECT = f"{_COUNTED} WHERE p.workspace = ? AND p.project_id = ?"
 _ALL_OF_WORKSPACE = f"{_COUNTED} WHERE p.workspace = ?"
 
 
-def as_dict(row: Mapping[str, Any], version_count: int) -> dict[str, Any]:
+def as_dict(row: sqlite3.Row, version_count: int) -> dict[str, Any]:
     """``Prompt_Public`` (and the container fields of ``Prompt_Detail``)."""
     return compact(
         {
@@ -192,7 +193,9 @@ class Prompts:
         if found is not None:
             return found
         prompt_id = self._insert(c, ws, project_id, name, structure=structure)
-        return self.row(c, ws, prompt_id)
+        created = self.row(c, ws, prompt_id)
+        assert created is not None  # inserted in this transaction
+        return created
 
     @staticmethod
     def _insert(
@@ -251,7 +254,7 @@ class Prompts:
                 version_rows.insert(c, ws, prompt_id, version)
         return prompt_id
 
-    def list(
+    def listing(
         self,
         ws: str,
         *,

@@ -46,7 +46,7 @@ class Store:
     def list_projects(
         self, ws: str, page: int, size: int, name: str | None, sorting: str | None
     ) -> Body:
-        return self.projects.list(ws, page, size, name, sorting)
+        return self.projects.listing(ws, page, size, name, sorting)
 
     def create_project(self, ws: str, body: Body) -> str:
         return self.projects.create(ws, body)
@@ -61,7 +61,7 @@ class Store:
 
     def list_prompts(self, ws: str, **query: Any) -> Body:
         """``page``, ``size``, ``name``, ``project_id``, ``filters``, ``sorting``."""
-        return self.prompts.list(ws, **query)
+        return self.prompts.listing(ws, **query)
 
     def create_prompt(self, ws: str, body: Body) -> str:
         return self.prompts.create(ws, body)
@@ -97,7 +97,7 @@ class Store:
 
     def list_versions(self, ws: str, prompt_id: str, **query: Any) -> Body:
         """``page``, ``size``, ``search``, ``filters``, ``sorting``."""
-        return self.versions.list(ws, prompt_id, **query)
+        return self.versions.listing(ws, prompt_id, **query)
 
     def update_versions(self, ws: str, body: Body) -> None:
         self.versions.update_tags(ws, body)
@@ -120,7 +120,7 @@ class Store:
     # -- environments --------------------------------------------------------------------------
 
     def list_environments(self, ws: str) -> Body:
-        return self.environments.list(ws)
+        return self.environments.listing(ws)
 
     def create_environment(self, ws: str, body: Body) -> str:
         return self.environments.create(ws, body)

@@ -21,6 +21,7 @@ from opik_emulator.ids import is_uuid, now_iso, uuid7
 from opik_emulator.projects import Projects, ProjectScoped
 from opik_emulator.rows import USER, compact, placeholders
 from opik_emulator.validation import (
+    MISSING,
     Body,
     NotBlank,
     NotNull,
@@ -53,19 +54,19 @@ class SpanWrite(Entity):
 
 
 class TraceBatch(Body):
-    traces: Annotated[list[TraceWrite] | None, Required, NotNull] = None
+    traces: Annotated[list[TraceWrite], Required, NotNull] = MISSING
 
 
 class SpanBatch(Body):
-    spans: Annotated[list[SpanWrite] | None, Required, NotNull] = None
+    spans: Annotated[list[SpanWrite], Required, NotNull] = MISSING
 
 
 class ScoreWrite(Body):
     """``FeedbackScoreBatchItem``: one author's value of ``name`` on an entity."""
 
-    id: Annotated[str | None, Required, constrained(is_uuid, "must be a UUID"), NotNull] = None
-    name: NotBlank = None
-    value: Annotated[float | None, Required, NotNull] = None
+    id: Annotated[str, Required, NotNull, constrained(is_uuid, "must be a UUID")] = MISSING
+    name: NotBlank = MISSING
+    value: Annotated[float, Required, NotNull] = MISSING
     category_name: str | None = None
     reason: str | None = None
     source: str | None = None
@@ -73,7 +74,7 @@ class ScoreWrite(Body):
 
 
 class ScoreBatch(Body):
-    scores: Annotated[list[ScoreWrite] | None, Required, batch_of(1000)] = None
+    scores: Annotated[list[ScoreWrite], Required, batch_of(1000)] = MISSING
 
 
 class Tracing:

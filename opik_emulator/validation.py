@@ -14,8 +14,8 @@ Checks the backend makes later, in its services (a client id that is not a UUIDv
 
 A model field declares its constraint with the types below; :func:`parse` turns pydantic's
 errors into the backend's. ``None`` and an absent field are the same (the SDK sends explicit
-nulls), so required fields are typed optional and say "must not be blank" when missing, as
-``@NotBlank`` does.
+nulls): a required field defaults to :data:`MISSING` and is checked like an explicit null, so
+it says "must not be blank" (or "must not be null") as ``@NotBlank`` does.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from opik_emulator.errors import OpikError, bad_request, unprocessable
@@ -106,22 +106,24 @@ def constrained(test: Callable[[Any], Any], message: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _required(value: Any) -> Any:
+def _not_blank(value: Any) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise violation("must not be blank")
     return value
 
 
-def _present(value: Any) -> Any:
+def _not_null(value: Any) -> Any:
     if value is None:
         raise violation("must not be null")
     return value
 
 
-# validate_default: a missing required field is checked like an explicit null.
+# The default of a required field. Typed Any: to a type checker the field holds its type,
+# which is true once the model is valid (validate_default checks a missing field as null).
+MISSING: Any = None
 Required = Field(validate_default=True)
-NotNull = AfterValidator(_present)
-NotBlank = Annotated[str | None, Required, AfterValidator(_required)]
+NotNull = BeforeValidator(_not_null)  # before the type's own check: null is a 422, not a 400
+NotBlank = Annotated[str, Required, BeforeValidator(_not_blank)]
 NullOrNotBlank = Annotated[str | None, constrained(lambda v: v.strip() != "", "must not be blank")]
 Description = Annotated[
     str | None,
@@ -137,15 +139,18 @@ def _is_environment_name(value: str) -> bool:
     return ENVIRONMENT_NAME.match(value) is not None and len(value) <= 150
 
 
-def _required_environment_name(value: str | None) -> str:
-    if value is None or not _is_environment_name(value):
+def _environment_name_given(value: Any) -> Any:
+    if value is None:
         raise violation(_ENVIRONMENT_MESSAGE)
     return value
 
 
 EnvironmentName = Annotated[str | None, constrained(_is_environment_name, _ENVIRONMENT_MESSAGE)]
 RequiredEnvironmentName = Annotated[
-    str | None, Required, AfterValidator(_required_environment_name)
+    str,
+    Required,
+    BeforeValidator(_environment_name_given),
+    constrained(_is_environment_name, _ENVIRONMENT_MESSAGE),
 ]
 Commit = Annotated[
     str | None, constrained(lambda v: COMMIT.match(v), 'must match "^[a-zA-Z0-9]{8}$"')
@@ -165,24 +170,37 @@ Tags = Annotated[
     constrained(lambda v: all(t.strip() for t in v), "must be a set of non-blank strings"),
     AfterValidator(_unique),
 ]
+_AT_MOST_100 = constrained(lambda v: len(v) <= 100, "size must be between 0 and 100")
+_ENVIRONMENT_NAMES = constrained(
+    lambda v: all(_is_environment_name(n) for n in v), _ENVIRONMENT_MESSAGE
+)
 EnvironmentNames = Annotated[
-    list[str] | None,
-    constrained(lambda v: len(v) <= 100, "size must be between 0 and 100"),
-    constrained(lambda v: all(_is_environment_name(n) for n in v), _ENVIRONMENT_MESSAGE),
-    AfterValidator(_unique),
+    list[str] | None, _AT_MOST_100, _ENVIRONMENT_NAMES, AfterValidator(_unique)
+]
+RequiredEnvironmentNames = Annotated[
+    list[str], Required, NotNull, _AT_MOST_100, _ENVIRONMENT_NAMES, AfterValidator(_unique)
 ]
 
 
-def _uuid_batch(values: list[str] | None) -> list[str]:
-    if values is None or not 1 <= len(values) <= MAX_BATCH:
-        raise violation(f"size must be between 1 and {MAX_BATCH}")
+def batch_of(size: int) -> BeforeValidator:
+    """A list of 1..``size`` entries (``@NotNull @Size(min = 1, max = size)``)."""
+
+    def check(value: Any) -> Any:
+        if value is None or (isinstance(value, list) and not 1 <= len(value) <= size):
+            raise violation(f"size must be between 1 and {size}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _uuids(values: list[str]) -> list[str]:
     for value in values:
         if not is_uuid(value):
             raise refusal(f"Invalid UUID: {value!r}")
     return list(dict.fromkeys(values))
 
 
-UuidBatch = Annotated[list[str] | None, Required, AfterValidator(_uuid_batch)]
+UuidBatch = Annotated[list[str], Required, batch_of(MAX_BATCH), AfterValidator(_uuids)]
 
 
 def uuid7_id(what: str) -> AfterValidator:
@@ -202,17 +220,6 @@ def uuid_id(what: str) -> AfterValidator:
     def check(value: str | None) -> str | None:
         if value is not None and not is_uuid(value):
             raise refusal(f"{what} id must be a UUID")
-        return value
-
-    return AfterValidator(check)
-
-
-def batch_of(size: int) -> AfterValidator:
-    """A list of 1..``size`` entries (``@NotNull @Size(min = 1, max = size)``)."""
-
-    def check(value: list[Any] | None) -> list[Any] | None:
-        if value is None or not 1 <= len(value) <= size:
-            raise violation(f"size must be between 1 and {size}")
         return value
 
     return AfterValidator(check)

@@ -126,15 +126,27 @@ def as_dicts(
 
 
 def as_dict(
-    c: sqlite3.Connection, version: sqlite3.Row, prompt: Mapping[str, Any] | None = None
+    c: sqlite3.Connection, version: sqlite3.Row | None, prompt: sqlite3.Row | None = None
 ) -> dict[str, Any]:
-    """``PromptVersion_Detail`` of one version (``prompt``: its prompt's row, when known)."""
+    """``PromptVersion_Detail`` of one version (``prompt``: its prompt's row, when known).
+    ``version`` is one the caller just read or wrote: it exists."""
+    assert version is not None
     structures = None if prompt is None else {prompt["id"]: prompt["template_structure"]}
     return as_dicts(c, [version], variables=True, structures=structures)[0]
 
 
 def _commit_taken(c: sqlite3.Connection, prompt_id: str, commit: str) -> bool:
     return by_commit(c, prompt_id, commit) is not None
+
+
+def _new_id(c: sqlite3.Connection, prompt_id: str, *, chosen_commit: bool) -> str:
+    """A new version id; unless the client chose the commit, one whose commit is free (the
+    backend draws again on a collision, up to 3 times)."""
+    for _ in range(3):
+        version_id = uuid7()
+        if chosen_commit or not _commit_taken(c, prompt_id, commit_of(version_id)):
+            break
+    return version_id
 
 
 def insert(c: sqlite3.Connection, ws: str, prompt_id: str, version: NewVersion) -> str:
@@ -151,12 +163,7 @@ def insert(c: sqlite3.Connection, ws: str, prompt_id: str, version: NewVersion) 
         raise conflict("Prompt version already exists")
     if version.commit is not None and _commit_taken(c, prompt_id, version.commit):
         raise conflict("Prompt version already exists")
-    version_id = version.id
-    if version_id is None:
-        for _ in range(3):
-            version_id = uuid7()
-            if version.commit is not None or not _commit_taken(c, prompt_id, commit_of(version_id)):
-                break
+    version_id = version.id or _new_id(c, prompt_id, chosen_commit=version.commit is not None)
     commit = version.commit or commit_of(version_id)
     number = None
     if version_type == "prompt_version":  # masks have no number

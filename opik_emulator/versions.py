@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, model_validator
+from pydantic import AfterValidator, BeforeValidator, model_validator
 
 from opik_emulator import filters as flt
 from opik_emulator import version_rows
@@ -19,6 +19,7 @@ from opik_emulator.prompts import Prompts, TemplateStructure, TemplateType, as_d
 from opik_emulator.rows import dumps_or_none, loads_or_none, placeholders
 from opik_emulator.validation import (
     COMMIT,
+    MISSING,
     VERSION_NUMBER,
     Body,
     Commit,
@@ -59,7 +60,7 @@ class VersionWrite(Body):
 
     id: Annotated[str | None, uuid7_id("prompt version")] = None
     commit: Commit = None
-    template: NotBlank = None
+    template: NotBlank = MISSING
     metadata: Any = None
     type: TemplateType | None = None
     version_type: Literal["prompt_version", "mask"] | None = None
@@ -77,15 +78,15 @@ class VersionWrite(Body):
 class CreateVersion(ProjectScoped):
     """``CreatePromptVersion_Detail``; ``template_structure`` only counts for a new prompt."""
 
-    name: NotBlank = None
-    version: Annotated[VersionWrite | None, Required, NotNull] = None
+    name: NotBlank = MISSING
+    version: Annotated[VersionWrite, Required, NotNull] = MISSING
     template_structure: TemplateStructure | None = None
 
 
 class RetrieveVersion(Body):
     """``PromptVersionRetrieve_Detail``: the latest version, or the one a selector names."""
 
-    name: NotBlank = None
+    name: NotBlank = MISSING
     commit: str | None = None
     environment: EnvironmentName = None
     version_number: VersionNumber = None
@@ -105,23 +106,29 @@ class TagsUpdate(Body):
 class UpdateVersions(Body):
     """``PromptVersionBatchUpdate``: only tags change on an (immutable) version."""
 
-    ids: UuidBatch = None
-    update: Annotated[TagsUpdate | None, Required, NotNull] = None
+    ids: UuidBatch = MISSING
+    update: Annotated[TagsUpdate, Required, NotNull] = MISSING
     merge_tags: bool | None = None
 
 
-def _not_empty(values: list[str] | None) -> list[str]:
+def _not_empty(values: Any) -> Any:
     if not values:
         raise violation("must not be empty")
+    return values
+
+
+def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
 class Commits(Body):
-    commits: Annotated[list[str] | None, Required, AfterValidator(_not_empty)] = None
+    commits: Annotated[
+        list[str], Required, BeforeValidator(_not_empty), AfterValidator(_unique)
+    ] = MISSING
 
 
 class VersionIds(Body):
-    ids: UuidBatch = None
+    ids: UuidBatch = MISSING
 
 
 class Versions:
@@ -183,7 +190,7 @@ class Versions:
                 raise not_found("Prompt version not found")
             return version_rows.as_dict(c, row)
 
-    def list(
+    def listing(
         self,
         ws: str,
         prompt_id: str,
@@ -284,6 +291,7 @@ class Versions:
             if len({r["prompt_id"] for r in rows}) > 1:
                 raise conflict("Multiple prompts found for commit, use a prompt id")
             prompt = self.prompts.row(c, ws, rows[0]["prompt_id"])
+            assert prompt is not None  # its versions cascade with it
             detail = as_dict(prompt, self.prompts.version_count(c, prompt["id"]))
             return with_versions(c, detail, prompt, rows[0])
 
