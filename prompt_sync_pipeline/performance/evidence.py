@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from ..opik import ExperimentItem
 from ..opik.project import OpikProject
-from .models import ExperimentRun, VersionPerformance
+from .models import ExperimentRun, PairedRow, PromptPerformance, VersionPerformance
 from .paired import DEFAULT_LEVEL, ItemKey, PairedComparison, item_means, paired_comparison
 
 
@@ -91,3 +92,33 @@ class ItemReader:
             metric=metric,
             level=level,
         )
+
+
+def shared_metrics(candidate: VersionPerformance, other: VersionPerformance) -> list[str]:
+    """The metrics both versions were scored on over at least one common dataset."""
+    metrics = {m for e in candidate.experiments for m in e.scores}
+    return sorted(m for m in metrics if scored_datasets(candidate, m) & scored_datasets(other, m))
+
+
+def with_paired_rows(
+    reader: ItemReader, prompt: PromptPerformance, environment: str | None, level: float
+) -> PromptPerformance:
+    """A composite with its current version paired against the previous one and against the
+    version ``environment`` points to (each metric both were scored on); others as they are."""
+    current = prompt.current
+    if prompt.kind != "composite" or prompt.status != "ok" or current is None:
+        return prompt
+    others: list[tuple[str, VersionPerformance | None]] = [("previous", prompt.previous)]
+    if environment:
+        held = next((v for v in prompt.versions if environment in v.environments), None)
+        others.append((environment, held))
+    rows = []
+    for against, other in others:
+        comparisons = {}
+        if other is not None and other.id != current.id:
+            for metric in shared_metrics(current, other):
+                comparisons[metric] = reader.compare(current, other, metric, level=level)
+        rows.append(
+            PairedRow(against, current.version, other.version if other else None, comparisons)
+        )
+    return replace(prompt, paired=tuple(rows))

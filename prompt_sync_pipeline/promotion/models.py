@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import UsageError
-from ..performance.evidence import scored_datasets
+from ..performance.evidence import scored_datasets, shared_metrics
 from ..performance.models import SCORE_DECIMALS, ExperimentRun, VersionPerformance, mean_scores
 
 if TYPE_CHECKING:
@@ -99,12 +99,6 @@ class Comparison:
             "current": self.current.to_json() if self.current else None,
             "passes": self.passes,
         }
-
-
-def shared_metrics(candidate: VersionPerformance, current: VersionPerformance) -> list[str]:
-    """The metrics both versions were scored on over at least one common dataset."""
-    metrics = {m for e in candidate.experiments for m in e.scores}
-    return sorted(m for m in metrics if scored_datasets(candidate, m) & scored_datasets(current, m))
 
 
 def choose_metric(
