@@ -4,8 +4,11 @@ Every few minutes (``sensor.interval_seconds``) it lists the Opik project's prom
 cheap check; no version is read) and, when a managed composite has a version the charter's sync
 state has not seen, requests one run of ``prompt_sync_pull_job`` (or of ``prompt_sync_job``
 with ``sensor.run_pushes: true``) with the run key ``<composite>@v<N>``. It is off until someone
-switches it on in the UI. Loading it reads the configuration for the interval only; the Opik SDK
-is imported when the sensor is evaluated, never when the code location loads.
+switches it on in the UI. With ``promotion.auto``, the same tick also runs the auto gate
+(``promotion.auto.auto_promotions``: one listing of the newest experiments) and requests
+``prompt_promote_job`` for each version it passes. Loading it reads the configuration for the
+interval only; the Opik SDK is imported when the sensor is evaluated, never when the code
+location loads.
 """
 
 from __future__ import annotations

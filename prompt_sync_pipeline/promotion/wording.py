@@ -45,7 +45,7 @@ def refusal(
                 f"over datasets {', '.join(comparison.datasets)}"
             )
         lines.append(f"{force} promotes it anyway")
-        return "\n".join(lines)
+        return "\n  ".join(lines)
 
     lines = [
         f"refused: {composite} {candidate} is not shown to beat {environment}'s "
@@ -67,7 +67,7 @@ def refusal(
     lines.append(
         f"{force} promotes it anyway" + (f"; {mean} compares the means only" if mean else "")
     )
-    return "\n".join(lines)
+    return "\n  ".join(lines)
 
 
 def verdict_line(decision: PairedDecision, candidate: str) -> str:
