@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "performance":
             command.add_argument("--prompt", help="only this prompt (composite or individual)")
             command.add_argument("--metric", help="only this feedback score")
+            command.add_argument(
+                "--environment",
+                help="pair each composite's current version with this environment's "
+                "(default: promotion.environment, else production)",
+            )
+            command.add_argument("--level", type=float, help="the paired intervals' level (0.95)")
         if name in release_cli.COMMANDS:
             release_cli.add_arguments(command, name)
     return parser
@@ -114,7 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .performance.cli import show_performance
 
             return show_performance(
-                config, prompt=args.prompt, metric=args.metric, as_json=args.json
+                config,
+                prompt=args.prompt,
+                metric=args.metric,
+                as_json=args.json,
+                environment=args.environment,
+                level=args.level,
             )
         if args.command in release_cli.COMMANDS:
             return release_cli.run_release(config, args)

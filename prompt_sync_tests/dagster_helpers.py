@@ -100,7 +100,9 @@ def settled(instance: dg.DagsterInstance) -> str | None:
 def launch(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     """Run what the sensor asked for, in the instance, as the daemon would."""
     return defs.resolve_job_def(request.job_name).execute_in_process(
-        instance=instance, tags={**request.tags, "dagster/run_key": request.run_key}
+        instance=instance,
+        run_config=request.run_config,
+        tags={**request.tags, "dagster/run_key": request.run_key},
     )
 
 

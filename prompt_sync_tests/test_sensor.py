@@ -102,12 +102,16 @@ def test_run_pushes_requests_the_whole_sync(watched, opik_client):
         assert request.job_name == "prompt_sync_job"
 
 
-def test_the_sensor_is_off_by_default_and_targets_both_jobs():
+def test_the_sensor_is_off_by_default_and_targets_the_sync_and_promote_jobs():
     sensor = defs.resolve_sensor_def("opik_prompt_changes")
 
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert sensor.minimum_interval_seconds == 300
-    assert {job.name for job in sensor.jobs} == {"prompt_sync_pull_job", "prompt_sync_job"}
+    assert {job.name for job in sensor.jobs} == {
+        "prompt_sync_pull_job",
+        "prompt_sync_job",
+        "prompt_promote_job",  # the auto gate's (promotion.auto)
+    }
     pull = defs.resolve_job_def("prompt_sync_pull_job")
     assert {k.to_user_string() for k in pull.asset_layer.executable_asset_keys} == {
         "opik_composites",

@@ -8,13 +8,14 @@ lineage and schedule stay as they are, and the data team refreshes it when they 
 import dagster as dg
 
 from ..performance import PerformanceReport, collect_performance
+from ..performance.engine import paired_settings
 from ..performance.render import to_markdown
 from .assets import OWNERS
 from .resources import PromptSyncResource
 
 GROUP = "prompt_performance"
 # Bump when the view's logic changes, so the UI can tell "code changed" from "data changed".
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: composites paired item by item with the previous and the environment's
 
 
 @dg.asset(group_name=GROUP, kinds={"opik"}, owners=OWNERS, code_version=CODE_VERSION)
@@ -30,8 +31,11 @@ def prompt_performance(
     so the asset page plots whether optimizing in Opik is paying off over time. Reads Opik only.
     """
     config = prompt_sync.load_config()
+    environment, level = paired_settings(config)
     with prompt_sync.opik.connect(config.opik) as opik:
-        report = collect_performance(config, opik)
+        report = collect_performance(
+            config, opik, paired=True, environment=environment, level=level
+        )
     context.log.info("Opik requests: %d reads, %d retries", opik.stats.reads, opik.stats.retries)
     table = dg.MetadataValue.md(to_markdown(report))
     if report.failed:
@@ -59,4 +63,6 @@ def numeric_metadata(report: PerformanceReport) -> dict[str, dg.MetadataValue]:
             best = prompt.best_score(metric)
             if best is not None:
                 metadata[f"best_{metric}/{prompt.name}"] = dg.MetadataValue.float(best)
+        for name, value in prompt.paired_numbers().items():  # e.g. delta_vs_previous_accuracy
+            metadata[f"{name}/{prompt.name}"] = dg.MetadataValue.float(value)
     return metadata

@@ -4,8 +4,11 @@ Every few minutes (``sensor.interval_seconds``) it lists the Opik project's prom
 cheap check; no version is read) and, when a managed composite has a version the charter's sync
 state has not seen, requests one run of ``prompt_sync_pull_job`` (or of ``prompt_sync_job``
 with ``sensor.run_pushes: true``) with the run key ``<composite>@v<N>``. It is off until someone
-switches it on in the UI. Loading it reads the configuration for the interval only; the Opik SDK
-is imported when the sensor is evaluated, never when the code location loads.
+switches it on in the UI. With ``promotion.auto``, the same tick also runs the auto gate
+(``promotion.auto.auto_promotions``: one listing of the newest experiments) and requests
+``prompt_promote_job`` for each version it passes. Loading it reads the configuration for the
+interval only; the Opik SDK is imported when the sensor is evaluated, never when the code
+location loads.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from collections.abc import Mapping
 import dagster as dg
 
 from prompt_sync_pipeline.opik import RemotePrompt
+from prompt_sync_pipeline.promotion.auto import auto_promotions, join_cursor, split_cursor
 from prompt_sync_pipeline.sync.config import ConfigError, SensorSettings, SyncConfig, load_config
 from prompt_sync_pipeline.sync.state import load_state
 from prompt_sync_pipeline.sync.watch import read_cursor, run_key, unseen_versions, write_cursor
 
 from . import run_tags
 from .assets import local_individual_prompts, opik_composites
+from .release import prompt_promote_job
 from .resources import PromptSyncResource
 from .schedules import prompt_sync_job
 
@@ -54,7 +59,7 @@ def build_sensor(interval_seconds: int) -> dg.SensorDefinition:
     @dg.sensor(
         name=SENSOR_NAME,
         minimum_interval_seconds=interval_seconds,
-        jobs=[prompt_sync_pull_job, prompt_sync_job],
+        jobs=[prompt_sync_pull_job, prompt_sync_job, prompt_promote_job],
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"Every {interval_seconds} s, one listing of the Opik project's prompts: a "
         "composite with a version the charter's sync state has not seen starts one pull (run "
@@ -64,29 +69,53 @@ def build_sensor(interval_seconds: int) -> dg.SensorDefinition:
         context: dg.SensorEvaluationContext, prompt_sync: PromptSyncResource
     ) -> dg.SensorResult | dg.SkipReason:
         config = prompt_sync.load_config()
+        watched, gated = split_cursor(context.cursor)
         with prompt_sync.opik.connect(config.opik) as opik:
             listing = opik.prompts.list_prompts()
             workspace = opik.workspace
+            # promotion.auto: one more listing (the newest experiments); off: nothing.
+            gate = auto_promotions(config, opik, gated, listing, prompt_sync.fixes())
         state = load_state(
             config.state_path,
             workspace=workspace,
             project=config.opik.project_name,
             fixes=prompt_sync.fixes(),
         )
-        requested = read_cursor(context.cursor)
+        requested = read_cursor(watched)
         unseen = unseen_versions(listing, config.composites, state, requested)
-        if not unseen:
-            return dg.SkipReason(_nothing_new(config, listing, state is not None))
-        key = run_key(unseen)
-        job = prompt_sync_job if config.sensor.run_pushes else prompt_sync_pull_job
-        seen = {**requested, **{n: (p.id, p.version_count) for n, p in unseen.items()}}
-        request = dg.RunRequest(
-            run_key=key,
-            job_name=job.name,
-            tags={run_tags.TRIGGER_TAG: "sensor", CHANGED_TAG: key},
-        )
+        requests = [
+            dg.RunRequest(
+                run_key=due.run_key,
+                job_name=prompt_promote_job.name,
+                run_config={"ops": {"promote": {"config": due.op_config()}}},
+                tags={
+                    run_tags.TRIGGER_TAG: "sensor",
+                    **due.tags(prefix=run_tags.PREFIX + "promotion_"),
+                },
+            )
+            for due in gate.promotions
+        ]
+        for reason in gate.skipped:
+            context.log.info(reason)
+        if unseen:
+            key = run_key(unseen)
+            job = prompt_sync_job if config.sensor.run_pushes else prompt_sync_pull_job
+            seen = {**requested, **{n: (p.id, p.version_count) for n, p in unseen.items()}}
+            watched = write_cursor(seen)
+            requests.insert(
+                0,
+                dg.RunRequest(
+                    run_key=key,
+                    job_name=job.name,
+                    tags={run_tags.TRIGGER_TAG: "sensor", CHANGED_TAG: key},
+                ),
+            )
         # Returned together: Dagster stores the cursor with the tick that made the request.
-        return dg.SensorResult(run_requests=[request], cursor=write_cursor(seen))
+        cursor = join_cursor(watched, gate.cursor)
+        if not requests:
+            reason = " ".join([_nothing_new(config, listing, state is not None), *gate.skipped])
+            return dg.SensorResult(skip_reason=reason, cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return opik_prompt_changes
 

@@ -12,11 +12,12 @@ Importing this package imports no SDK and no HTTP client: ``project`` does, when
 """
 
 from .errors import OpikError, OpikUnavailable
-from .models import Experiment, RemotePrompt, RemoteVersion, VersionLink
+from .models import Experiment, ExperimentItem, RemotePrompt, RemoteVersion, VersionLink
 from .settings import OpikSettings, RetrySettings
 
 __all__ = [
     "Experiment",
+    "ExperimentItem",
     "OpikError",
     "OpikSettings",
     "OpikUnavailable",

@@ -81,6 +81,19 @@ class SensorSettings(Strict):
     run_pushes: bool = False
 
 
+class PromotionSettings(Strict):
+    """``promote``'s defaults, and the opt-in gate that promotes by itself (``auto``): when the
+    ``opik_prompt_changes`` sensor sees a finished experiment on a composite's version, it
+    promotes that version to ``environment`` if the paired gate passes."""
+
+    environment: str = Field(default="production", min_length=1)
+    metric: str | None = None  # default: the only metric both versions were scored on
+    min_delta: float = 0.0  # the margin the interval's lower bound must clear
+    level: float = Field(default=0.95, ge=0.5, lt=1)  # the confidence interval's
+    min_items: int = Field(default=30, ge=2)  # paired dataset items at least
+    auto: bool = False
+
+
 class SyncConfig(Strict):
     """Validated configuration, with the charter path resolved against the config file."""
 
@@ -93,6 +106,7 @@ class SyncConfig(Strict):
     schedule_timezone: str = "UTC"
     git: GitSettings | None = None  # absent: the run never touches git
     sensor: SensorSettings = SensorSettings()
+    promotion: PromotionSettings | None = None  # absent: promote's built-in defaults, no auto
     _users: tuple[dict[str, CompositeSpec], dict[str, list[str]]] | None = PrivateAttr(None)
 
     @field_validator("schedule_timezone")
