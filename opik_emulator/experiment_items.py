@@ -1,9 +1,10 @@
 """Per-item experiment results: each experiment item with what its trace recorded (input,
 output, feedback scores). Two reads serve them, as in the backend:
 
-- ``POST /experiments/items/stream``: the items of the experiments with a given name, newest
-  first, one JSON object per line; the client pages with ``last_retrieved_id`` (the last id
-  it received) and ``limit`` (default 500, at most 2000).
+- ``POST /experiments/items/stream``: the items of the experiments whose name contains the
+  given one (case-insensitive, as the backend's ``ExperimentDAO.FIND_BY_NAME``), newest first,
+  one JSON object per line; the client pages with ``last_retrieved_id`` (the last id it
+  received) and ``limit`` (default 500, at most 2000).
 - ``GET /datasets/{id}/items/experiments/items?experiment_ids=[...]`` (the compare view, which
   ``Experiment.get_items()`` reads): the dataset's items that the experiments evaluated, newest
   first, each with the items of every asked experiment, so two experiments pair by dataset item.
@@ -85,8 +86,9 @@ class ExperimentItems:
         self.tracing = tracing
 
     def stream(self, ws: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """One page of the stream (``ExperimentItem`` objects). Experiments are found by name,
-        in ``project_name`` when given; an unknown project streams nothing."""
+        """One page of the stream (``ExperimentItem`` objects). Experiments are found by a
+        part of their name, in ``project_name`` when given; an unknown project streams
+        nothing."""
         request = parse(ItemsStreamRequest, body)
         with self.db.read() as c:
             project_id = None
@@ -97,7 +99,8 @@ class ExperimentItems:
                 project_id = project["id"]
             rows = c.execute(
                 "SELECT ei.* FROM experiment_items ei JOIN experiments e"
-                " ON e.id = ei.experiment_id WHERE e.workspace = :ws AND e.name = :name"
+                " ON e.id = ei.experiment_id WHERE e.workspace = :ws"
+                " AND instr(lower(e.name), lower(:name)) > 0"
                 " AND (:project_id IS NULL OR e.project_id = :project_id)"
                 " AND (:last IS NULL OR ei.id < :last) ORDER BY ei.id DESC LIMIT :limit",
                 {

@@ -128,7 +128,8 @@ def test_the_stream_pages_an_experiments_items_newest_first(opik_client, openapi
     assert {i.experiment_id for i in items} == {runs["candidate"]}
     assert pages[1] == items[1].id  # the second page started after the first page's last id
 
-    lines = b"".join(experiments.stream_experiment_items(experiment_name="candidate"))
+    # Experiments are found by a part of their name, whatever its case.
+    lines = b"".join(experiments.stream_experiment_items(experiment_name="CANDID"))
     streamed = [json.loads(line) for line in lines.splitlines()]
     assert sorted(_post(i["input"]) for i in streamed) == sorted(CANDIDATE)
     for item in streamed:
