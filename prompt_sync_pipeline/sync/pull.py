@@ -47,10 +47,10 @@ def _read(run: SyncRun, name: str, latest: RemoteVersion | None) -> CompositeRea
     prompts = run.opik.prompts
     try:
         if latest is None and not run.state.absent_from_opik(name):
-            latest = prompts.get_version(name)
+            latest = run.state.own(name, prompts.get_version(name))
         pulled = latest
         if environment and latest is not None:
-            pulled = prompts.get_version(name, environment=environment)
+            pulled = run.state.own(name, prompts.get_version(name, environment=environment))
     except OpikError as exc:
         return CompositeRead(name, error=str(exc))
     return CompositeRead(name, pulled=pulled, latest=latest)

@@ -57,7 +57,7 @@ def _push_individual(run: SyncRun, charter: Charter, name: str, plan: PullPlan |
     try:
         current = None
         if (known is None or run.dry_run) and not run.state.absent_from_opik(name):
-            current = run.opik.prompts.get_version(name)
+            current = run.state.own(name, run.opik.prompts.get_version(name))
         if current is not None and current.template_structure != "text":
             reason = f"{name!r} exists in Opik as a {current.template_structure} prompt"
             return Action("individual", name, "failed", ok=False, reason=reason)
@@ -86,6 +86,7 @@ def _push_individual(run: SyncRun, charter: Charter, name: str, plan: PullPlan |
             ),
             change_description=CHANGE_DESCRIPTION,
             commit=commit,
+            new=run.state.is_new(name),
         )
     except OpikError as exc:
         return Action("individual", name, "failed", ok=False, reason=str(exc))
@@ -215,6 +216,7 @@ def _push_composite(
             metadata=comp.provenance(spec.parts(), digest, commit),
             change_description=CHANGE_DESCRIPTION,
             commit=commit,
+            new=run.state.is_new(name),
         )
         # Opik has no compare-and-set: the version below ours must be the one this run read.
         theirs = races.slipped_in(run.opik.prompts, created, current)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ..opik import OpikError, RemotePrompt
+from ..opik import OpikError, RemotePrompt, RemoteVersion
 from ..opik.project import OpikProject
 from .atomic import atomic_write_text
 from .config import SyncConfig
@@ -85,6 +85,23 @@ class RunState:
         """True when the listing shows no such prompt and this copy never saw one: no read."""
         listing = self.listing()
         return listing is not None and name not in listing and self._seen(name) is None
+
+    def own(self, name: str, version: RemoteVersion | None) -> RemoteVersion | None:
+        """``version`` if it is a version of this project's prompt ``name``, else None.
+
+        Opik looks a name up in every project of the workspace when this one has no prompt of
+        that name (its name fallback): another charter's prompt of the same name is not ours."""
+        listing = self.listing()
+        if version is None or listing is None:
+            return version  # without a listing, nothing to tell them apart by
+        listed = listing.get(name)
+        return version if listed is not None and listed.id == version.prompt_id else None
+
+    def is_new(self, name: str) -> bool:
+        """True when the listing shows no prompt ``name`` in this project: a push creates it
+        here first, or Opik's name fallback would add the version to another project's."""
+        listing = self.listing()
+        return listing is not None and name not in listing
 
     def unchanged_in_opik(self, entry: CompositeBase | IndividualSeen | None, name: str) -> bool:
         """True when the listing shows the prompt exactly as this copy last recorded it."""
