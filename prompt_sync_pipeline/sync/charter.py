@@ -22,12 +22,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import UsageError
 from .atomic import atomic_write_text
 from .composites import Parts, TemplateType
+from .validation import describe
 
 log = logging.getLogger(__name__)
 
 
 class CharterError(UsageError):
-    """The charter file is missing, unreadable or invalid. Nothing was changed."""
+    """The charter file is missing, unreadable or invalid. Nothing was changed.
+
+    ``problems`` lists each problem on its own (e.g. every prompt entry that doesn't validate).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 class CharterLocked(CharterError):
@@ -67,11 +75,9 @@ class Charter:
             try:
                 self.prompts[name] = PromptTemplate.model_validate(entry)
             except ValidationError as exc:
-                for error in exc.errors():
-                    key = ".".join(str(p) for p in error["loc"]) or "(entry)"
-                    problems.append(f"prompt {name!r}, {key}: {error['msg']}")
+                problems += [f"prompt {name!r}: {p}" for p in describe(exc, PromptTemplate)]
         if problems:
-            raise CharterError(f"{path}: " + "; ".join(problems))
+            raise CharterError(f"{path}: " + "; ".join(problems), problems)
 
     def __getitem__(self, name: str) -> PromptTemplate:
         return self.prompts[name]
