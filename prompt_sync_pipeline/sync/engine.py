@@ -10,6 +10,7 @@ beside the charter); ``decide`` tells "Opik was optimized" apart from "the chart
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 
 from ..opik.project import OpikProject
 from . import pull as pull_step
@@ -39,14 +40,18 @@ def run_sync(
     progress: Progress | None = None,
     fixes: Fixes | None = None,
     rebuild_state: bool = False,
+    opik: OpikProject | None = None,
 ) -> SyncReport:
-    """One sync run on its own Opik connection (from the SDK's environment variables).
+    """One sync run, on ``opik`` or on its own Opik connection (from the SDK's variables).
 
     ``keep`` holds the user's resolutions; ``fixes`` is how the user runs the tool (e.g. with
     ``--config PATH``), for the fix commands in messages. Raises ``OpikUnavailable`` before any
     work when Opik can't be used at all, and a ``UsageError`` before any request on bad input.
     """
-    with OpikProject.connect(config.opik) as opik:
+    connection: AbstractContextManager[OpikProject] = (
+        nullcontext(opik) if opik is not None else OpikProject.connect(config.opik)
+    )
+    with connection as opik:
         engine = SyncEngine(
             config,
             opik,

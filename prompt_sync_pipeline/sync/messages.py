@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .formatting import chat_text, indent, version_label
 
@@ -166,3 +166,65 @@ def type_switch_behind(
         f"{remote_type!r} in Opik: switch every one of them in Opik, or keep the charter's type "
         f"with {fixes.keep_charter(composite)}"
     )
+
+
+# -- how a command ended early (the command line words these) ----------------------------------
+
+DEBUG_VAR = "PROMPT_SYNC_DEBUG"
+
+
+def written_before(written: Sequence[str]) -> str:
+    """What a run that ended early had written (each file whole: writes are atomic)."""
+    if not written:
+        return "nothing was written"
+    return "before it, the run wrote " + "; ".join(written)
+
+
+def interrupted(written: Sequence[str], again: str) -> str:
+    """Ctrl-C: what the run had written; no file is ever half-written."""
+    if not written:
+        return "interrupted; nothing half-written (nothing was written)"
+    return f"interrupted; nothing half-written ({written_before(written)}); run {again} to finish"
+
+
+def internal_error(error: BaseException, written: Sequence[str]) -> str:
+    """A bug, raised in the middle of a run: named as one, with what the run had written."""
+    detail = " ".join(str(error).split())
+    name = type(error).__name__
+    return (
+        f"internal error (a bug in prompt-sync): {name}{': ' + detail if detail else ''}; "
+        f"{written_before(written)}, and no file is half-written; run again with "
+        f"{DEBUG_VAR}=1 for the traceback, and report it"
+    )
+
+
+Hint = Literal[
+    "usage", "check", "config", "charter", "lock", "state", "names", "input",
+    "checkout", "opik", "refused", "write", "interrupted", "internal",
+]  # fmt: skip
+
+
+def hint(kind: Hint, fixes: Fixes, command: str = "") -> str:
+    """What to do about an error of this kind, for ``--json``'s ``hint`` (the message itself
+    already says it to a person)."""
+    help_command = fixes.command(*([command] if command else []), "--help")
+    check = fixes.command("check")
+    return {
+        "usage": f"see {help_command}",
+        "check": f"fix each problem listed, then run {check} again",
+        "config": f"fix the configuration; {check} lists every problem",
+        "charter": f"fix the charter (or restore it from git); {check} lists every problem",
+        "lock": "wait for the other run to finish, or raise lock_timeout_seconds",
+        "state": f"do what the error says, or run {fixes.rebuild_state()}",
+        "names": "use one of the names the error lists",
+        "input": "fix what the error names, then run again",
+        "checkout": "commit or stash the charter's edits as the error says, then run again",
+        "opik": (
+            "check that Opik runs, and OPIK_URL_OVERRIDE, OPIK_API_KEY and OPIK_WORKSPACE; "
+            f"{fixes.command('check', '--online')} tests the access"
+        ),
+        "refused": "the error says why and what would allow it",
+        "write": "free disk space, or make the charter's files writable, then run again",
+        "interrupted": f"run {fixes.command(command or 'sync')} again: nothing is half-written",
+        "internal": f"a bug in prompt-sync: run again with {DEBUG_VAR}=1 and report the traceback",
+    }[kind]
