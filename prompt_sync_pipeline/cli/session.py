@@ -134,13 +134,14 @@ def _hint_kind(exc: Exception) -> Hint:
     from ..opik.errors import OpikAddressError
     from ..performance.engine import UnknownPrompt
     from ..promotion.models import ReleaseUsageError
-    from ..sync.charter import CharterError, CharterLocked
+    from ..sync.charter import CharterError, CharterLocked, CharterReadOnly
     from ..sync.config import ConfigError
     from ..sync.resolutions import ResolutionError
     from ..sync.state import StateError
 
     kinds: list[tuple[type[Exception] | UnionType, Hint]] = [
         (CharterLocked, "lock"),
+        (CharterReadOnly, "read-only"),
         (CharterError, "charter"),
         (ConfigError, "config"),
         (OpikAddressError, "config"),

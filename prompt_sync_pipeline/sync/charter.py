@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import UsageError
 from .atomic import atomic_write_text
 from .composites import Parts, TemplateType
+from .messages import lock_unavailable
 from .validation import describe
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ class CharterError(UsageError):
 
 class CharterLocked(CharterError):
     """Another prompt-sync process holds the charter."""
+
+
+class CharterReadOnly(CharterError):
+    """The charter's directory takes no new file (the lock): a read-only checkout."""
 
 
 class CharterChanged(CharterError):
@@ -197,6 +202,8 @@ def charter_lock(path: Path, timeout_seconds: float) -> Iterator[None]:
             f"{path}: another prompt-sync run holds {lock_path} (waited {timeout_seconds:g}s); "
             "wait for it to finish and retry"
         ) from None
+    except OSError as exc:  # a read-only checkout, an immutable directory
+        raise CharterReadOnly(lock_unavailable(lock_path, exc)) from None
     try:
         yield
     finally:

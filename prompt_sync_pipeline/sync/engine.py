@@ -97,7 +97,13 @@ class SyncEngine:
     def sync(self, *, pull: bool = True, push: bool = True, keep: Resolutions = NONE) -> SyncReport:
         """A full run under the charter lock: pull, then push individuals and composites."""
         report = SyncReport(dry_run=self.dry_run)
-        with charter_lock(self.config.charter, self.config.lock_timeout_seconds):
+        # A dry run writes nothing, so it takes no lock: `plan` works on a read-only checkout.
+        lock: AbstractContextManager[None] = (
+            nullcontext()
+            if self.dry_run
+            else charter_lock(self.config.charter, self.config.lock_timeout_seconds)
+        )
+        with lock:
             charter = self.load_charter()
             self.state.load()  # an unusable state file stops the run before any request
             races.settle(self.run, keep, report)

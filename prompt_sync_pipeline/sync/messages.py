@@ -7,6 +7,7 @@ returns typed outcomes and calls these functions to word them.
 
 from __future__ import annotations
 
+import errno
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -168,6 +169,33 @@ def type_switch_behind(
     )
 
 
+def write_failed(path: Path, error: OSError) -> str:
+    """A file of the charter's copy that could not be written (it is as it was)."""
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        todo = "free some disk space"
+    elif error.errno in (errno.EPERM, errno.EACCES, errno.EROFS):
+        todo = (
+            f"make {path.name} and its directory writable (an immutable file: "
+            f"`chattr -i {shlex.quote(str(path))}`)"
+        )
+    else:
+        todo = "fix the cause"
+    return (
+        f"could not write {path} ({reason}); the file is as it was (writes are atomic): "
+        f"{todo}, then run again"
+    )
+
+
+def lock_unavailable(lock_path: Path, error: OSError) -> str:
+    """The charter's lock file can't be created: a read-only checkout."""
+    reason = error.strerror or str(error)
+    return (
+        f"cannot create the charter's lock file {lock_path} ({reason}): sync, pull and push "
+        "need write access to the charter's directory; `plan` and `check` work without it"
+    )
+
+
 # -- how a command ended early (the command line words these) ----------------------------------
 
 DEBUG_VAR = "PROMPT_SYNC_DEBUG"
@@ -199,7 +227,7 @@ def internal_error(error: BaseException, written: Sequence[str]) -> str:
 
 
 Hint = Literal[
-    "usage", "check", "config", "charter", "lock", "state", "names", "input",
+    "usage", "check", "config", "charter", "lock", "read-only", "state", "names", "input",
     "checkout", "opik", "refused", "write", "interrupted", "internal",
 ]  # fmt: skip
 
@@ -215,6 +243,10 @@ def hint(kind: Hint, fixes: Fixes, command: str = "") -> str:
         "config": f"fix the configuration; {check} lists every problem",
         "charter": f"fix the charter (or restore it from git); {check} lists every problem",
         "lock": "wait for the other run to finish, or raise lock_timeout_seconds",
+        "read-only": (
+            f"{fixes.command('plan')} and {check} work here; sync where the charter's "
+            "directory is writable"
+        ),
         "state": f"do what the error says, or run {fixes.rebuild_state()}",
         "names": "use one of the names the error lists",
         "input": "fix what the error names, then run again",
