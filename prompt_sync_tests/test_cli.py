@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from importlib.metadata import version
@@ -366,3 +367,26 @@ def test_promotes_choices_written_in_the_cli_are_the_gates():
 
     assert commands.GATES == gate.GATES
     assert commands.DEFAULT_MIN_ITEMS == gate.DEFAULT_MIN_ITEMS
+
+
+def test_the_demos_ui_command_runs_from_the_base_install(capsys):
+    from prompt_sync_pipeline.demo import DAGSTER_HOME, print_ui_instructions
+
+    env = {"DAGSTER_HOME": str(DAGSTER_HOME), "OPIK_URL_OVERRIDE": "http://127.0.0.1:5173/api"}
+    print_ui_instructions(env, 5173, kept=False)
+    lines = capsys.readouterr().out.splitlines()
+
+    command = shlex.split(
+        lines[lines.index(next(x for x in lines if "Open the Dagster UI" in x)) + 1]
+    )
+    variables = [word for word in command if "=" in word and not word.startswith("-")]
+    program, *args = command[len(variables) :]
+    assert f"DAGSTER_HOME={DAGSTER_HOME}" in variables
+    assert Path(program) == BIN / "dagster" and os.access(program, os.X_OK)
+    assert args[:3] == ["dev", "-w", str(Path(__file__).resolve().parents[1] / "workspace.yaml")]
+    # The executable is the base install's own (not `dg`, which only the dev extra installs).
+    assert (
+        subprocess.run([program, "dev", "--help"], capture_output=True, check=False).returncode == 0
+    )
+    emulator = shlex.split(lines[-1])[0]
+    assert Path(emulator) == BIN / "opik-emulator" and os.access(emulator, os.X_OK)
