@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .settings import OpikSettings
+from .errors import OpikAddressError, url_problem
+from .settings import OPIK_URL_VAR, OpikSettings
 
 if TYPE_CHECKING:
     import httpx
@@ -37,6 +38,9 @@ def rest_factory(
 
     given: dict[str, Any] = {"url_override": url, "workspace": workspace, "api_key": api_key}
     sdk = opik_config.OpikConfig(**{k: v for k, v in given.items() if v})
+    problem = url_problem(sdk.url_override, "the Opik URL given" if url else OPIK_URL_VAR)
+    if problem is not None:
+        raise OpikAddressError(problem)
 
     def connect() -> OpikApi:
         client = httpx_client.get(

@@ -32,10 +32,10 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import ExitCode
+from ..errors import ExitCode, UsageError
 from ..opik.project import OpikProject
 from ..sync.config import SyncConfig
-from .engine import UnknownPrompt, collect_performance, paired_settings
+from .engine import collect_performance, paired_settings
 from .paired import check_level
 from .render import write_text
 
@@ -53,22 +53,18 @@ def show_performance(
     try:
         check_level(level)
     except ValueError as exc:
-        print(f"prompt-sync: --level: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
-    try:
-        with OpikProject.connect(config.opik) as opik:
-            report = collect_performance(
-                config,
-                opik,
-                prompt=prompt,
-                metric=metric,
-                paired=True,
-                environment=environment,
-                level=level,
-            )
-    except UnknownPrompt as exc:
-        print(f"prompt-sync: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+        raise UsageError(f"--level: {exc}") from None
+    with OpikProject.connect(config.opik) as opik:
+        # An unknown --prompt (UnknownPrompt, exit 2) is left to the command line.
+        report = collect_performance(
+            config,
+            opik,
+            prompt=prompt,
+            metric=metric,
+            paired=True,
+            environment=environment,
+            level=level,
+        )
     if as_json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

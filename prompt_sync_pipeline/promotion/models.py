@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import UsageError
+from ..errors import Refused, UsageError
 from ..performance.evidence import scored_datasets, shared_metrics
 from ..performance.models import SCORE_DECIMALS, ExperimentRun, VersionPerformance, mean_scores
 
@@ -39,7 +39,7 @@ class ReleaseUsageError(UsageError):
     """The command named something that does not exist (composite, version, environment, metric)."""
 
 
-class ReleaseRefused(Exception):
+class ReleaseRefused(Refused):
     """The move can't be made as asked; the message says why and what to do. Nothing changed."""
 
 

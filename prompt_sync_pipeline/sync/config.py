@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -19,6 +19,7 @@ from pydantic import (
 from ..errors import UsageError
 from ..opik.settings import OpikSettings, Strict
 from .bulk import collector_paused
+from .validation import describe
 
 CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
 # forseti_charter.json -> forseti_charter.sync-state.json, in the same directory.
@@ -163,29 +164,47 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
+    """The configuration in the YAML file ``path`` (else ``PROMPT_SYNC_CONFIG``), validated;
+    raises ``ConfigError`` naming the file and every problem found in it."""
     config_path = resolve_config_path(path)
-    if config_path.is_dir():
-        raise ConfigError(f"{config_path}: is a directory; give the path of prompt_sync.yaml")
-    try:
-        # The C loader when PyYAML has it: a table of thousands of composites loads in a blink.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        with collector_paused():
-            raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=loader)
-    except FileNotFoundError:
-        raise ConfigError(f"{config_path}: configuration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{config_path}: cannot read the configuration: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from None
-    if raw is None:
-        raise ConfigError(f"{config_path}: the configuration file is empty")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{config_path}: expected a mapping at the top level")
+    raw = read_config_file(config_path)
     try:
         with collector_paused():
             config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{config_path}: {_describe(exc)}") from None
+        raise ConfigError(f"{config_path}: " + "; ".join(describe(exc, SyncConfig))) from None
+    return resolved(config, config_path)
+
+
+def read_config_file(config_path: Path) -> dict[str, Any]:
+    """The YAML mapping in the file; ``ConfigError`` if it can't be read, is not YAML, holds a
+    key twice (YAML would silently keep the last one) or is not a mapping."""
+    if config_path.is_dir():
+        raise ConfigError(f"{config_path}: is a directory; give the path of prompt_sync.yaml")
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        with collector_paused():
+            raw = yaml.load(text, Loader=_StrictLoader)
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: cannot read the configuration: {exc}") from None
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            f"{config_path}: the key {exc.key!r} appears more than once (line {exc.line}); "
+            "keep one copy (YAML would silently keep the last)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML ({_where(exc)})") from None
+    if raw is None:
+        raise ConfigError(f"{config_path}: the configuration file is empty")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: expected a mapping at the top level")
+    return raw
+
+
+def resolved(config: SyncConfig, config_path: Path) -> SyncConfig:
+    """Paths in the configuration, resolved against the file's directory."""
     charter = (
         config.charter if config.charter.is_absolute() else config_path.parent / config.charter
     )
@@ -198,9 +217,36 @@ def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
     return config
 
 
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"{key}: {error['msg']}")
-    return "; ".join(problems)
+# The C loader when PyYAML has it: a table of thousands of composites loads in a blink. Its
+# constructor is Python's, so refusing a duplicate key costs one set per mapping.
+if TYPE_CHECKING:
+    _Loader = yaml.SafeLoader
+else:
+    _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _StrictLoader(_Loader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise _DuplicateKey(key_node.value, key_node.start_mark.line + 1)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    """Where and what, without PyYAML's ``in "<unicode string>"`` (the caller names the file)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = exc.problem or exc.context or "syntax error"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return str(exc)

@@ -19,6 +19,32 @@ Outcome = Literal[
     "failed",  # Opik refused or could not be reached
     "blocked",  # push: held back by a conflict
 ]
+STEPS: tuple[Step, ...] = ("pull", "individual", "composite")
+# What each outcome means, for people: printed next to the label (the labels stay as they are
+# in --json and in Dagster's metadata).
+_MEANINGS: dict[Outcome, str] = {
+    "adopted": "took Opik's text into the charter",
+    "kept_local": "the charter's edit wins; the push sends it",
+    "unchanged": "the same in the charter and in Opik",
+    "recorded_base": "Opik already matches the charter: recorded as agreed",
+    "absent": "not in Opik yet; a push creates it",
+    "created": "new version in Opik",
+    "conflict": "changed in the charter and in Opik: see how to resolve it",
+    "malformed": "Opik's version can't be split into the charter's parts",
+    "failed": "did not go through: the reason follows",
+    "blocked": "held back: the reason follows",
+}
+
+
+def meaning(outcome: Outcome, step: Step, *, dry_run: bool = False) -> str:
+    """What ``outcome`` means, in words a user knows."""
+    if outcome == "created" and dry_run:
+        return "a new version in Opik, in a real run"
+    if outcome == "unchanged" and step != "pull":
+        return "Opik already holds it"
+    return _MEANINGS[outcome]
+
+
 COUNTERS = (
     "pull_changed",
     "pull_failed",
@@ -78,7 +104,7 @@ class SyncReport:
     def breakdown(self) -> dict[str, dict[str, int]]:
         """Per step, how many prompts ended in each outcome (created, unchanged, conflict, ...)."""
         result: dict[str, dict[str, int]] = {}
-        for step in ("pull", "individual", "composite"):
+        for step in STEPS:
             result[step] = dict(sorted(Counter(a.outcome for a in self.steps(step)).items()))
         return result
 
