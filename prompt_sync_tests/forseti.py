@@ -126,10 +126,15 @@ def latest_messages(client, forseti: Forseti, name: str):
     return prompt.template
 
 
-def run_cli(capsys: Any, forseti: Forseti, *argv: str) -> tuple[int, str, str]:
-    """``prompt-sync --config <forseti's> ARGV`` in this process: exit code, stdout, stderr."""
+def run_main(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """``prompt-sync ARGV`` in this process: exit code, stdout, stderr."""
     from prompt_sync_pipeline.cli import main
 
-    code = main(["--config", str(forseti.config_path), *argv])
+    code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def run_cli(capsys: Any, forseti: Forseti, *argv: str) -> tuple[int, str, str]:
+    """``prompt-sync --config <forseti's> ARGV`` in this process: exit code, stdout, stderr."""
+    return run_main(capsys, "--config", str(forseti.config_path), *argv)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from prompt_sync_pipeline.cli import main
-from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, PERSONA, optimize
+from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, PERSONA, optimize, run_main
 
 COUNTERS = {
     "pull_changed",
@@ -25,14 +25,8 @@ COUNTERS = {
 }
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_sync_json_has_the_six_counters_at_the_top_and_exit_0(forseti, capsys):
-    code, out, _ = run(capsys, "--config", str(forseti.config_path), "sync", "--json")
+    code, out, _ = run_main(capsys, "--config", str(forseti.config_path), "sync", "--json")
 
     assert code == 0
     result = json.loads(out)
@@ -43,7 +37,7 @@ def test_sync_json_has_the_six_counters_at_the_top_and_exit_0(forseti, capsys):
 
 
 def test_conflict_exits_1_and_explains_the_resolution(forseti, opik_client, capsys):
-    assert run(capsys, "--config", str(forseti.config_path), "sync")[0] == 0
+    assert run_main(capsys, "--config", str(forseti.config_path), "sync")[0] == 0
     opik_client.create_chat_prompt(
         name=COMPOSITE,
         messages=forseti.messages(user="Opik's {{charter}} {{post}}"),
@@ -51,7 +45,7 @@ def test_conflict_exits_1_and_explains_the_resolution(forseti, opik_client, caps
     )
     forseti.edit(CHARTER_TASK, "Charter's {{charter}} {{post}}")
 
-    code, out, _ = run(capsys, "--config", str(forseti.config_path), "sync")
+    code, out, _ = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     assert code == 1
     assert "conflict" in out and "--keep-opik forseti.charter_validation" in out
@@ -59,7 +53,7 @@ def test_conflict_exits_1_and_explains_the_resolution(forseti, opik_client, caps
 
 
 def test_plan_prints_diffs_and_changes_nothing(forseti, opik_target, capsys):
-    code, out, _ = run(capsys, "--config", str(forseti.config_path), "plan")
+    code, out, _ = run_main(capsys, "--config", str(forseti.config_path), "plan")
 
     assert code == 0
     assert "(dry run)" in out
@@ -88,7 +82,7 @@ def test_bad_configuration_or_charter_exits_2_without_touching_opik(
     else:
         forseti.charter_path.write_text("{")
 
-    code, _, err = run(capsys, "--config", config, "sync")
+    code, _, err = run_main(capsys, "--config", config, "sync")
 
     assert code == 2
     assert message in err
@@ -97,14 +91,14 @@ def test_bad_configuration_or_charter_exits_2_without_touching_opik(
 
 def test_config_comes_from_the_environment_variable(forseti, capsys, monkeypatch):
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(forseti.config_path))
-    assert run(capsys, "push", "--json")[0] == 0
+    assert run_main(capsys, "push", "--json")[0] == 0
     monkeypatch.delenv("PROMPT_SYNC_CONFIG")
-    code, _, err = run(capsys, "push")
+    code, _, err = run_main(capsys, "push")
     assert code == 2 and "PROMPT_SYNC_CONFIG" in err
 
 
 def test_an_unknown_command_exits_2_naming_the_commands(capsys):
-    code, out, err = run(capsys, "frobnicate")
+    code, out, err = run_main(capsys, "frobnicate")
 
     assert code == 2 and out == ""
     assert err.startswith("prompt-sync: unknown command 'frobnicate'; commands: pull, push, sync")
@@ -151,14 +145,14 @@ BIN = Path(sys.executable).parent
     ids=["options-first", "options-after", "mixed", "both-before"],
 )
 def test_global_options_go_before_or_after_the_command(forseti, capsys, argv):
-    code, out, _ = run(capsys, *(a.format(config=forseti.config_path) for a in argv))
+    code, out, _ = run_main(capsys, *(a.format(config=forseti.config_path) for a in argv))
 
     assert code == 0
     assert json.loads(out)["composite_synced"] == 3
 
 
 def test_the_seed_spelling_of_sync_pulls_then_pushes(forseti, opik_client, capsys):
-    code, out, _ = run(
+    code, out, _ = run_main(
         capsys, "--pull-all", "--all", "--json", "--config", str(forseti.config_path)
     )
 
@@ -168,7 +162,7 @@ def test_the_seed_spelling_of_sync_pulls_then_pushes(forseti, opik_client, capsy
 
 
 def test_a_seed_spelling_with_a_command_is_refused(capsys):
-    code, _, err = run(capsys, "--all", "sync")
+    code, _, err = run_main(capsys, "--all", "sync")
 
     assert code == 2 and "--all is the seed task's spelling of a command" in err
 
@@ -238,7 +232,7 @@ def test_a_usage_error_with_json_is_one_json_object(forseti, capsys, argv, text,
     if "--config" not in argv:
         argv = [*argv, "--config", str(forseti.config_path)]
 
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_main(capsys, *argv)
 
     assert code == 2
     error = _json_error(out, 2)
@@ -249,7 +243,7 @@ def test_a_usage_error_with_json_is_one_json_object(forseti, capsys, argv, text,
 def test_opik_unavailable_with_json_is_one_json_object(forseti, capsys, monkeypatch):
     monkeypatch.setenv("OPIK_URL_OVERRIDE", "http://127.0.0.1:9/api")
 
-    code, out, _ = run(capsys, "--config", str(forseti.config_path), "sync", "--json")
+    code, out, _ = run_main(capsys, "--config", str(forseti.config_path), "sync", "--json")
 
     assert code == 1
     error = _json_error(out, 1)
@@ -273,7 +267,7 @@ def failing_push(synced, opik_client, monkeypatch):
 
 
 def test_a_bug_mid_run_is_an_internal_error_saying_what_was_written(failing_push, capsys):
-    code, out, err = run(capsys, "--config", str(failing_push.config_path), "sync")
+    code, out, err = run_main(capsys, "--config", str(failing_push.config_path), "sync")
 
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -290,7 +284,7 @@ def test_a_bug_mid_run_is_an_internal_error_saying_what_was_written(failing_push
 def test_the_traceback_of_an_internal_error_is_opt_in(failing_push, capsys, monkeypatch):
     monkeypatch.setenv("PROMPT_SYNC_DEBUG", "1")
 
-    code, out, err = run(capsys, "--config", str(failing_push.config_path), "sync", "--json")
+    code, out, err = run_main(capsys, "--config", str(failing_push.config_path), "sync", "--json")
 
     assert code == 1
     assert "Traceback (most recent call last)" in err and "RuntimeError" in err
@@ -349,14 +343,14 @@ def test_a_usage_error_maps_to_2_and_nothing_else_does(capsys):
 def test_the_human_report_says_what_each_outcome_means(synced, opik_client, capsys):
     optimize(opik_client, synced, user="Optimized {{charter}} {{post}}")
 
-    code, out, _ = run(capsys, "--config", str(synced.config_path), "plan")
+    code, out, _ = run_main(capsys, "--config", str(synced.config_path), "plan")
 
     assert code == 0
     assert f"adopted       {CHARTER_TASK}" in out and "(took Opik's text into the charter)" in out
     assert "unchanged     forseti-persona-wording v1" in out
     assert "(a new version in Opik, in a real run)" in out
 
-    code, out, _ = run(capsys, "--config", str(synced.config_path), "sync", "--json")
+    code, out, _ = run_main(capsys, "--config", str(synced.config_path), "sync", "--json")
     outcomes = {a["outcome"] for a in json.loads(out)["actions"]}
     assert outcomes <= {"adopted", "unchanged", "created", "recorded_base", "kept_local"}
 

@@ -28,15 +28,10 @@ from prompt_sync_tests.forseti import (
     chat_versions,
     latest_messages,
     optimize,
+    run_main,
 )
 
 CATEGORY = "forseti-persona-category"
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def set_opik_settings(forseti: Forseti, **settings: object) -> None:
@@ -62,7 +57,7 @@ def test_the_suggested_fix_for_a_disagreement_resolves_it(disagreeing, opik_clie
     config = str(disagreeing.config_path)
     persona_before = disagreeing.template(PERSONA)
 
-    code, out, _ = run(capsys, "--config", config, "sync")
+    code, out, _ = run_main(capsys, "--config", config, "sync")
 
     assert code == 1
     fix = f"prompt-sync --config {config} sync --keep-opik {PERSONA}={CATEGORY}"
@@ -70,7 +65,7 @@ def test_the_suggested_fix_for_a_disagreement_resolves_it(disagreeing, opik_clie
     assert disagreeing.template(PERSONA) == persona_before
 
     # Run exactly the command the message printed.
-    code, out, _ = run(capsys, *fix.split()[1:])
+    code, out, _ = run_main(capsys, *fix.split()[1:])
 
     assert code == 0, out
     assert disagreeing.template(PERSONA) == persona_before + "\nVersion B."
@@ -78,11 +73,11 @@ def test_the_suggested_fix_for_a_disagreement_resolves_it(disagreeing, opik_clie
         assert latest_messages(opik_client, disagreeing, name)[0]["content"].endswith("Version B.")
     # Version A is superseded, not lost: it stays in its composite's history.
     assert len(chat_versions(opik_client, disagreeing, COMPOSITE)) == 3
-    assert run(capsys, "--config", config, "sync", "--json")[0] == 0
+    assert run_main(capsys, "--config", config, "sync", "--json")[0] == 0
 
 
 def test_keeping_opik_without_saying_which_composite_explains_the_choice(disagreeing, capsys):
-    code, out, _ = run(
+    code, out, _ = run_main(
         capsys, "--config", str(disagreeing.config_path), "sync", "--keep-opik", PERSONA
     )
 
@@ -92,7 +87,7 @@ def test_keeping_opik_without_saying_which_composite_explains_the_choice(disagre
 
 
 def test_keep_opik_composite_takes_that_composites_version(disagreeing, capsys):
-    code, _, _ = run(
+    code, _, _ = run_main(
         capsys, "--config", str(disagreeing.config_path), "sync", "--keep-opik", COMPOSITE
     )
 
@@ -111,7 +106,7 @@ def test_keep_opik_composite_takes_that_composites_version(disagreeing, capsys):
 def test_an_unknown_name_to_keep_is_exit_2_with_the_valid_names(
     forseti, opik_target, capsys, option, value, message
 ):
-    code, out, err = run(capsys, "--config", str(forseti.config_path), "sync", option, value)
+    code, out, err = run_main(capsys, "--config", str(forseti.config_path), "sync", option, value)
 
     assert code == 2
     assert message in err
@@ -197,7 +192,7 @@ def test_a_closed_port_is_one_message_naming_the_url(forseti, capsys, monkeypatc
     monkeypatch.setenv("OPIK_URL_OVERRIDE", url)
     charter_before = forseti.charter_path.read_bytes()
 
-    code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
+    code, out, err = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     _assert_one_message(code, out, err, f"Opik at {url} is unreachable", "after 4 attempts")
     assert forseti.charter_path.read_bytes() == charter_before
@@ -209,7 +204,7 @@ def test_a_server_that_never_answers_is_a_timeout_not_unreachable(
     set_opik_settings(forseti, timeout_seconds=0.2)
     monkeypatch.setenv("OPIK_URL_OVERRIDE", silent_server)
 
-    code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
+    code, out, err = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     _assert_one_message(code, out, err, f"Opik at {silent_server} did not answer within 0.2s")
     assert "unreachable" not in err
@@ -218,7 +213,7 @@ def test_a_server_that_never_answers_is_a_timeout_not_unreachable(
 def test_an_html_page_is_not_opik_and_is_not_printed(forseti, capsys, monkeypatch, html_server):
     monkeypatch.setenv("OPIK_URL_OVERRIDE", html_server)
 
-    code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
+    code, out, err = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     _assert_one_message(code, out, err, "does not answer as Opik", "an HTML page")
     assert "Welcome to nginx" not in err
@@ -227,7 +222,7 @@ def test_an_html_page_is_not_opik_and_is_not_printed(forseti, capsys, monkeypatc
 def test_a_json_api_that_is_not_opik_is_named_so(forseti, capsys, monkeypatch, other_json_server):
     monkeypatch.setenv("OPIK_URL_OVERRIDE", other_json_server)
 
-    code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
+    code, out, err = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     _assert_one_message(code, out, err, "does not answer as Opik", "JSON of another shape")
 
@@ -242,7 +237,7 @@ def test_refused_credentials_name_the_variables_once(forseti, opik_target, capsy
         times=None,
     )
 
-    code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
+    code, out, err = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     workspace = f"for workspace {opik_target.workspace!r}"
     _assert_one_message(code, out, err, "refused the credentials", workspace, str(status))
@@ -257,7 +252,7 @@ def test_an_error_on_every_prompt_is_printed_once_per_step_with_the_count(
     synced.config.state_path.unlink()
     opik_target.inject(r"/prompts/versions/retrieve$", "POST", status=500, times=None)
 
-    code, out, _ = run(capsys, "--config", str(synced.config_path), "sync")
+    code, out, _ = run_main(capsys, "--config", str(synced.config_path), "sync")
 
     assert code == 1
     assert out.count("Opik answered 500") == 3  # pull, individuals, composites: once each
@@ -353,7 +348,7 @@ def test_bad_configuration_is_exit_2_with_one_line(forseti, opik_target, capsys,
         config.write_text(yaml.safe_dump(raw))
 
     for command in ("sync", "run-now"):
-        code, out, err = run(capsys, "--config", str(config), command)
+        code, out, err = run_main(capsys, "--config", str(config), command)
         assert code == 2, (command, err)
         assert out == ""
         assert err.count("\n") == 1 and err.startswith("prompt-sync: ") and message in err
@@ -376,7 +371,7 @@ def test_bad_configuration_is_exit_2_with_one_line(forseti, opik_target, capsys,
 def test_a_bad_charter_is_exit_2_with_one_line(forseti, opik_target, capsys, content, message):
     forseti.charter_path.write_bytes(content)
 
-    code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
+    code, out, err = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     assert code == 2
     assert err.count("\n") == 1 and message in err and "forseti_charter.json" in err
@@ -400,7 +395,7 @@ def test_a_bad_charter_is_exit_2_with_one_line(forseti, opik_target, capsys, con
     ],
 )
 def test_an_unknown_option_is_named(capsys, argv, message):
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_main(capsys, *argv)
 
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("prompt-sync: ") and message in err
@@ -415,7 +410,7 @@ def test_waiting_for_the_lock_says_so_and_for_how_long(forseti, capsys, caplog):
 
     # The CLI logs warnings to stderr; under pytest, caplog holds them.
     with caplog.at_level(logging.WARNING), charter_lock(forseti.charter_path, 1):
-        code, _, err = run(capsys, "--config", str(forseti.config_path), "sync")
+        code, _, err = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     assert code == 2
     waiting = [r.getMessage() for r in caplog.records if "waiting up to" in r.getMessage()]

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from prompt_sync_pipeline.cli import main
 from prompt_sync_tests.forseti import (
     CHARTER_TASK,
     COMPOSITE,
@@ -28,15 +27,10 @@ from prompt_sync_tests.forseti import (
     Forseti,
     chat_versions,
     optimize,
+    run_main,
 )
 
 OPTIMIZED = "Optimized {{charter}} {{post}}"
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_line(err: str) -> str:
@@ -133,9 +127,9 @@ def test_plan_and_check_work_on_a_read_only_checkout(optimized, capsys):
     charter = optimized.charter_path.read_bytes()
 
     with read_only(optimized.charter_path.parent):
-        plan = run(capsys, "--config", config, "plan")
-        check = run(capsys, "--config", config, "check")
-        sync = run(capsys, "--config", config, "sync", "--json")
+        plan = run_main(capsys, "--config", config, "plan")
+        check = run_main(capsys, "--config", config, "check")
+        sync = run_main(capsys, "--config", config, "sync", "--json")
 
     assert plan[0] == 0 and f"adopted       {CHARTER_TASK}" in plan[1]
     assert not lock.exists()  # a dry run takes no lock
@@ -155,7 +149,7 @@ def test_a_read_only_checkout_with_a_lock_file_fails_at_the_charter_write(
     optimized.charter_path.with_name(optimized.charter_path.name + ".lock").touch()
 
     with read_only(optimized.charter_path.parent):
-        code, out, err = run(capsys, "--config", str(optimized.config_path), "sync")
+        code, out, err = run_main(capsys, "--config", str(optimized.config_path), "sync")
 
     assert code == 1 and out == ""
     assert f"could not write {optimized.charter_path} (" in one_line(err)
@@ -173,7 +167,7 @@ def test_an_immutable_charter_is_one_line_and_stays_as_it_was(optimized, opik_cl
     charter = optimized.charter_path.read_bytes()
 
     with immutable(optimized.charter_path):
-        code, out, err = run(capsys, "--config", str(optimized.config_path), "sync")
+        code, out, err = run_main(capsys, "--config", str(optimized.config_path), "sync")
 
     assert code == 1 and out == ""
     assert one_line(err) == (
@@ -192,7 +186,7 @@ def test_denied_at_write_as_for_an_immutable_file(optimized, capsys, monkeypatch
     failing = FailingOs("replace", errno.EPERM, optimized.charter_path)
     monkeypatch.setattr("prompt_sync_pipeline.sync.atomic.os", failing)
 
-    code, out, err = run(capsys, "--config", str(optimized.config_path), "sync", "--json")
+    code, out, err = run_main(capsys, "--config", str(optimized.config_path), "sync", "--json")
 
     assert failing.failed == 1
     assert code == 1
@@ -214,7 +208,7 @@ def test_a_full_disk_at_the_charter_write_keeps_the_old_charter(
     failing = FailingOs("fsync", errno.ENOSPC, optimized.charter_path)
     with monkeypatch.context() as disk_full:
         disk_full.setattr("prompt_sync_pipeline.sync.atomic.os", failing)
-        code, out, err = run(capsys, "--config", str(optimized.config_path), "sync")
+        code, out, err = run_main(capsys, "--config", str(optimized.config_path), "sync")
 
     assert failing.failed == 1
     assert code == 1 and out == ""
@@ -228,7 +222,7 @@ def test_a_full_disk_at_the_charter_write_keeps_the_old_charter(
     assert len(chat_versions(opik_client, optimized, COMPOSITE)) == 2  # the run stopped there
 
     # Space freed: the next run adopts Opik's text.
-    assert run(capsys, "--config", str(optimized.config_path), "sync")[0] == 0
+    assert run_main(capsys, "--config", str(optimized.config_path), "sync")[0] == 0
     assert optimized.template(CHARTER_TASK) == OPTIMIZED
 
 
@@ -240,7 +234,7 @@ def test_a_full_disk_at_the_state_write_says_what_was_pushed(
     failing = FailingOs("fsync", errno.ENOSPC, synced.config.state_path)
     with monkeypatch.context() as disk_full:
         disk_full.setattr("prompt_sync_pipeline.sync.atomic.os", failing)
-        code, out, err = run(capsys, "--config", str(synced.config_path), "sync")
+        code, out, err = run_main(capsys, "--config", str(synced.config_path), "sync")
 
     assert code == 1 and out == ""
     assert one_line(err).startswith(
@@ -253,7 +247,7 @@ def test_a_full_disk_at_the_state_write_says_what_was_pushed(
     assert text_versions(opik_client, synced, PERSONA) == 2
 
     # Space freed: the next run finds Opik equal to the charter, and writes no second version.
-    assert run(capsys, "--config", str(synced.config_path), "sync")[0] == 0
+    assert run_main(capsys, "--config", str(synced.config_path), "sync")[0] == 0
     assert text_versions(opik_client, synced, PERSONA) == 2
 
 
@@ -318,7 +312,7 @@ def test_a_url_that_is_not_one_is_refused_at_once(forseti, capsys, caplog, monke
     monkeypatch.setenv("OPIK_URL_OVERRIDE", url)
 
     with caplog.at_level(logging.DEBUG, logger="prompt_sync_pipeline"):
-        code, out, err = run(capsys, "--config", str(forseti.config_path), "sync")
+        code, out, err = run_main(capsys, "--config", str(forseti.config_path), "sync")
 
     assert code == 2 and out == ""
     assert one_line(err).startswith(f"prompt-sync: OPIK_URL_OVERRIDE is {url!r}, not a URL (")
