@@ -22,14 +22,14 @@ from .sync import resolutions
 from .sync.config import SyncConfig, load_config
 from .sync.engine import run_sync
 from .sync.messages import Fixes
-from .sync.report import SyncReport, group_failures
+from .sync.report import SyncReport, render_report
 
 COMMANDS = {
     "pull": "pull the composites from Opik into the charter",
     "push": "push the charter's prompts and composites to Opik (never over an unpulled edit)",
     "sync": "pull, then push (the nightly run)",
     "plan": "dry run of sync: print every action with a unified diff, change nothing",
-    "run-now": "launch prompt_sync_job in the local Dagster instance, like a scheduled run",
+    "run-now": "launch the charter's sync job in the local Dagster instance, like a scheduled run",
     "performance": "experiment scores per prompt version",
     **release_cli.COMMANDS,
 }
@@ -160,37 +160,8 @@ def _keep_choices(args: argparse.Namespace, config: SyncConfig) -> resolutions.R
 
 
 def print_report(report: SyncReport, out: TextIO, *, show_diffs: bool) -> None:
-    titles = {"pull": "Pull", "individual": "Individual prompts", "composite": "Composites"}
-    for step, title in titles.items():
-        actions = report.steps(step)  # type: ignore[arg-type]
-        if not actions:
-            continue
-        print(f"{title}{' (dry run)' if report.dry_run else ''}:", file=out)
-        # The same failure on many prompts (e.g. Opik went away) is printed once, with the count.
-        shared = {(g.outcome, g.reason): g for g in group_failures(actions) if len(g.subjects) > 1}
-        printed: set[tuple[str, str]] = set()
-        for action in actions:
-            key = (action.outcome, action.reason)
-            group = None if action.ok else shared.get(key)
-            if group is not None:
-                if key in printed:
-                    continue  # printed with its group
-                printed.add(key)
-            mark = " " if action.ok else "!"
-            version = f" {action.version}" if action.version else ""
-            subject = action.subject
-            if group is not None:
-                subject = f"{group.count}: {', '.join(group.subjects)}"
-            print(f" {mark} {action.outcome:<13} {subject}{version}", file=out)
-            if action.reason and (not action.ok or step == "pull"):
-                for line in action.reason.splitlines():
-                    print(f"      {line}", file=out)
-            if show_diffs and action.diff:
-                for line in action.diff.splitlines():
-                    print(f"      {line}", file=out)
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=out)
-    print(report.summary_line(), file=out)
+    for line in render_report(report, show_diffs=show_diffs):
+        print(line, file=out)
 
 
 def _progress_printer():

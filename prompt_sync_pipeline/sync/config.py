@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -19,6 +19,9 @@ from pydantic import (
 from ..errors import UsageError
 from ..opik.settings import OpikSettings, Strict
 from .bulk import collector_paused
+
+if TYPE_CHECKING:
+    from .charter import Charter
 
 CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
 # forseti_charter.json -> forseti_charter.sync-state.json, in the same directory.
@@ -138,6 +141,24 @@ class SyncConfig(Strict):
                     users.setdefault(prompt, []).append(name)
             self._users = (self.composites, users)
         return self._users[1]
+
+
+def check_charter(config: SyncConfig, charter: Charter) -> None:
+    """The composite table against the charter: every part a prompt of the charter, one template
+    type per composite. Raises ``ConfigError`` (nothing read from Opik, nothing written)."""
+    for name, spec in config.composites.items():
+        missing = [p for p in spec.parts().values() if p not in charter]
+        if missing:
+            raise ConfigError(
+                f"composite {name!r} uses {', '.join(map(repr, missing))}, "
+                f"not in the charter {config.charter}"
+            )
+        types = {charter[p].type for p in spec.parts().values()}
+        if len(types) > 1:
+            raise ConfigError(
+                f"composite {name!r} mixes template types {sorted(types)}; "
+                "its parts must share one type"
+            )
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -18,7 +18,7 @@ from . import races
 from .bases import Bases
 from .bulk import frozen_heap
 from .charter import Charter, charter_lock, load_charter
-from .config import ConfigError, SyncConfig
+from .config import SyncConfig, check_charter
 from .context import SyncRun
 from .messages import Fixes
 from .plan import CompositeRead, PullPlan
@@ -107,19 +107,7 @@ class SyncEngine:
     def load_charter(self) -> Charter:
         """The charter, checked against the composite table (unknown names fail before any write)."""
         charter = load_charter(self.config.charter)
-        for name, spec in self.config.composites.items():
-            missing = [p for p in spec.parts().values() if p not in charter]
-            if missing:
-                raise ConfigError(
-                    f"composite {name!r} uses {', '.join(map(repr, missing))}, "
-                    f"not in the charter {self.config.charter}"
-                )
-            types = {charter[p].type for p in spec.parts().values()}
-            if len(types) > 1:
-                raise ConfigError(
-                    f"composite {name!r} mixes template types {sorted(types)}; "
-                    "its parts must share one type"
-                )
+        check_charter(self.config, charter)
         return charter
 
     def read_composites(
