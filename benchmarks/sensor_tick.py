@@ -69,8 +69,7 @@ def main() -> None:
         os.environ["PROMPT_SYNC_CONFIG"] = str(write_config(Path(tmp), args.composites))
         import opik
 
-        from prompt_sync_pipeline.definitions import defs
-        from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
+        from prompt_sync_pipeline.definitions import defs as code_location
 
         client = opik.Opik()
         messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "{{post}}"}]
@@ -80,8 +79,9 @@ def main() -> None:
             )
         client.end()
 
-        sensor = defs.resolve_sensor_def("opik_prompt_changes")
-        resources = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
+        defs = code_location()  # the forseti instance, on PROMPT_SYNC_CONFIG
+        sensor = defs.resolve_sensor_def("forseti_opik_prompt_changes")
+        resources = defs.resources
         with dg.instance_for_test() as instance:
 
             def tick(cursor: str | None) -> Any:  # the tick's SensorExecutionData

@@ -5,7 +5,8 @@
    persisted in ``.demo/opik.sqlite``;
 3. seeds it: a first sync, then one composite version "optimized" outside the tool (a new
    ``forseti-persona-charter`` with a changed user prompt, made with the plain Opik SDK);
-4. runs ``prompt_sync_job`` once in the local Dagster instance ``.dagster_home/``, exactly as
+4. runs ``forseti_prompt_sync_job`` (the repository's one instance, pointed at ``.demo/`` by
+   ``PROMPT_SYNC_CONFIG``) once in the local Dagster instance ``.dagster_home/``, exactly as
    ``prompt-sync run-now`` does, and prints the run's counters (``pull_changed=1``);
 5. says how to open the Dagster UI on that instance, and its address.
 """
@@ -154,7 +155,9 @@ def print_ui_instructions(env: dict[str, str], port: int, *, kept: bool) -> None
         if name in ("DAGSTER_HOME", "PROMPT_SYNC_CONFIG", "OPIK_URL_OVERRIDE", "OPIK_WORKSPACE")
     )
     print("\nOpen the Dagster UI on this instance (the run, its assets, checks and tags):")
-    print(f"  {variables} VIRTUAL_ENV=$PWD/.venv .venv/bin/dg dev -h {UI_HOST} -p {UI_PORT}")
+    # `dagster dev` (the webserver and a daemon) comes with the install the demo made; `dg dev`
+    # would need the dev extra.
+    print(f"  {variables} .venv/bin/dagster dev -w workspace.yaml -h {UI_HOST} -p {UI_PORT}")
     print(f"then browse to http://{UI_HOST}:{UI_PORT}")
     if not kept:
         print(

@@ -75,7 +75,7 @@ def test_the_ui_shows_the_lineage_the_checks_and_the_counters(
         running_webserver(dict(os.environ), tmp_path / "dg-dev.log", dg_dev=True) as url,
         chromium_page() as page,
     ):
-        _open(page, f"{url}/locations/prompt_sync_pipeline/asset-groups/prompt_sync")
+        _open(page, f"{url}/locations/prompt_sync_pipeline/asset-groups/forseti")
         for asset in ASSETS:
             page.get_by_text(asset, exact=True).first.wait_for()
         # Both checked assets show their sync check passed, on the lineage graph itself;
@@ -84,14 +84,14 @@ def test_the_ui_shows_the_lineage_the_checks_and_the_counters(
         page.get_by_text("1 / 2 Passed").first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "ui-lineage.png"), full_page=True)
 
-        _open(page, f"{url}/assets/pushed_composites")
+        _open(page, f"{url}/assets/forseti/pushed_composites")
         metadata = page.get_by_text("composite_synced", exact=True).first
         metadata.wait_for()
         row = page.locator("tr", has=page.get_by_text("composite_synced", exact=True))
         assert row.first.inner_text().split()[-1] == "3"
         page.screenshot(path=str(ARTIFACTS / "ui-pushed-composites.png"), full_page=True)
 
-        _open(page, f"{url}/assets/local_individual_prompts?view=checks")
+        _open(page, f"{url}/assets/forseti/local_individual_prompts?view=checks")
         page.get_by_text("persona_drift", exact=True).first.wait_for()
         page.get_by_text("Passed", exact=True).first.wait_for()
         page.get_by_text("drifting_composites", exact=True).first.wait_for()
