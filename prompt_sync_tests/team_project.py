@@ -55,6 +55,17 @@ class TeamProject:
             assert done.returncode == 0, f"dg {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done
 
+    def launch(self, job: str) -> subprocess.Popen[str]:
+        """``dg launch --job JOB``, started (the caller waits for it)."""
+        return subprocess.Popen(
+            [str(BIN / "dg"), "launch", "--job", job],
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
     def scaffold(self, name: str, *options: str) -> Path:
         self.dg("scaffold", "defs", COMPONENT, name, *options)
         return self.defs_folder / name

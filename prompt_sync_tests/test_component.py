@@ -1,11 +1,11 @@
 """``PromptSyncComponent`` scaffolded and loaded with Dagster's own component test helpers
-(``dagster.components.testing``), and several instances in one project: each under its own name,
-one in conflict while the other syncs, and their Opik steps taking turns in the workspace's pool.
+(``dagster.components.testing``), and two instances in one project: each under its own name, one
+in conflict while the other syncs, the conflict resolved with the run config its failure gives.
+(Runs of two instances at the same time, taking turns in the Opik pool: test_team_project.py.)
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,8 +26,6 @@ from prompt_sync_tests.dagster_helpers import (
 from prompt_sync_tests.forseti import CHARTER_TASK, Forseti, make_forseti, optimize
 from prompt_sync_tests.team_project import use_test_project
 
-REPO = Path(__file__).resolve().parents[1]
-DAGSTER_YAML = REPO / "docs" / "dagster.yaml"
 TASK_EDIT = "\nQuote the rule the post breaks."
 OPIK_EDIT = "\nAnswer in one sentence."
 
@@ -222,63 +220,3 @@ def test_a_conflict_in_one_instance_leaves_the_other_green_and_its_fix_resolves_
         )
         assert resolved.success
         assert forseti.template(CHARTER_TASK) == task + OPIK_EDIT
-
-
-def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list[Any]:
-    return list(instance.all_logs(run_id, of_type=kind))
-
-
-def test_the_opik_steps_of_one_workspace_take_turns_in_its_pool(
-    sandbox: DefsFolderSandbox, tmp_path: Path, opik_target
-):
-    concurrency = yaml.safe_load(DAGSTER_YAML.read_text())["concurrency"]  # the tested file
-    pool = f"opik-{opik_target.workspace}"
-    with (
-        two_instances(sandbox, tmp_path, opik_target.project_name) as (defs, _, _),
-        dg.instance_for_test(overrides={"concurrency": concurrency}) as instance,
-    ):
-        # Every step that talks to Opik, in every job of both instances, is in the pool.
-        for job in defs.resolve_all_job_defs():
-            if job.name != "__ASSET_JOB":
-                assert {node.definition.pool for node in job.graph.nodes} == {pool}, job.name
-        # support_bot's first request (its access check) is held: its first step holds the
-        # pool's one slot meanwhile.
-        held = opik_target.inject(r"/projects/retrieve$", "POST", hold_ms=3000, times=1)
-        results: dict[str, dg.ExecuteInProcessResult] = {}
-
-        def launch(name: str) -> threading.Thread:
-            job = f"{name}_prompt_sync_job"
-            thread = threading.Thread(
-                target=lambda: results.setdefault(name, run_job(instance, job=job, defs=defs))
-            )
-            thread.start()
-            return thread
-
-        first = launch("support_bot")
-        opik_target.wait_until(lambda: held.hits == 1, "support_bot's access check")
-        second = launch("forseti")
-        blocked = f"blocked by limit for pool {pool}"
-        opik_target.wait_until(
-            lambda: any(
-                blocked in (record.message or "")
-                for run in instance.get_runs()
-                if run.job_name == "forseti_prompt_sync_job"
-                for record in instance.all_logs(run.run_id)
-            ),
-            "forseti's first step waiting for the pool",
-        )
-        first.join(60)
-        second.join(60)
-
-        assert results["support_bot"].success and results["forseti"].success
-        support_id, forseti_id = results["support_bot"].run_id, results["forseti"].run_id
-        step = {
-            event.step_key: event.timestamp
-            for event in _events(instance, support_id, dg.DagsterEventType.STEP_SUCCESS)
-        }
-        started = {
-            event.step_key: event.timestamp
-            for event in _events(instance, forseti_id, dg.DagsterEventType.STEP_START)
-        }
-        # forseti's first Opik step started only once support_bot's had given the slot back.
-        assert started["forseti__opik_composites"] >= step["support_bot__opik_composites"]

@@ -1,20 +1,26 @@
 """Done when, for issue 20: a team's own ``dg`` project (laid out by the real
 ``create-dagster project``) lists prompt-sync's component, scaffolds two charters with
 ``dg scaffold defs``, passes ``dg check defs`` and ``dg list defs``, and ``dg launch`` syncs one
-charter with Opik while the other is untouched."""
+charter with Opik while the other is untouched. And both at once: one in conflict while the
+other syncs, their Opik steps taking turns in the workspace's pool."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from unittest import mock
 
 import dagster as dg
 import pytest
+import yaml
 
+from prompt_sync_pipeline.components.internals import step_failures
+from prompt_sync_tests.forseti import CHARTER_TASK, optimize
 from prompt_sync_tests.team_project import COMPONENT, TwoCharters
 
 pytestmark = pytest.mark.slow
 
+DAGSTER_YAML = Path(__file__).resolve().parents[1] / "docs" / "dagster.yaml"
 INSTANCES = ("forseti", "support_bot")
 ASSETS = ("opik_composites", "local_individual_prompts", "pushed_individuals", "pushed_composites")
 
@@ -99,3 +105,86 @@ def test_dg_launch_syncs_one_charter_and_leaves_the_other_untouched(
     assert opik_client.search_prompts(project_name=forseti_project) == []
     assert forseti.charter_path.read_bytes() == forseti_before
     assert not forseti.config.state_path.exists()
+
+
+def _events_text(instance: dg.DagsterInstance, run_id: str) -> str:
+    return "\n".join(
+        (record.message or "")
+        + (record.dagster_event.message or "" if record.dagster_event else "")
+        for record in instance.all_logs(run_id)
+    )
+
+
+def _run_of(instance: dg.DagsterInstance, job: str) -> dg.DagsterRun | None:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job))
+    return runs[0] if runs else None
+
+
+def test_two_charters_at_once_one_in_conflict_their_opik_steps_taking_turns(
+    team_project: TwoCharters, opik_client, opik_target
+):
+    """Two `dg launch` processes on one instance with docs/dagster.yaml's pool limit: the
+    instances' first Opik steps take turns in the workspace's pool; forseti's conflict fails
+    forseti's run only."""
+    project, support, forseti = (
+        team_project.project,
+        team_project.support_bot,
+        team_project.forseti,
+    )
+    concurrency = yaml.safe_load(DAGSTER_YAML.read_text())["concurrency"]
+    settings = {"telemetry": {"enabled": False}, "concurrency": concurrency}
+    (project.home / "dagster.yaml").write_text(yaml.safe_dump(settings))
+    assert not support.sync().failed and not forseti.sync().failed
+    task = forseti.template(CHARTER_TASK)
+    forseti.edit(CHARTER_TASK, task + "\nQuote the rule the post breaks.")
+    optimize(opik_client, forseti, user=task + "\nAnswer in one sentence.")
+    support.edit("support_bot.task", support.template("support_bot.task") + "\nBe brief.")
+    pool = f"opik-{opik_target.workspace}"
+    # support_bot's first request (its access check) is held: meanwhile its first step holds
+    # the pool's one slot.
+    held = opik_target.inject(r"/projects/retrieve$", "POST", hold_ms=20_000, times=1)
+
+    first = project.launch("support_bot_prompt_sync_job")
+    opik_target.wait_until(lambda: held.hits == 1, "support_bot's access check", timeout=120)
+    second = project.launch("forseti_prompt_sync_job")
+    with (
+        mock.patch.dict(os.environ, {"DAGSTER_HOME": str(project.home)}),
+        dg.DagsterInstance.get() as instance,
+    ):
+
+        def forseti_waits_for_the_pool() -> bool:
+            run = _run_of(instance, "forseti_prompt_sync_job")
+            return run is not None and f"blocked by limit for pool {pool}" in _events_text(
+                instance, run.run_id
+            )
+
+        opik_target.wait_until(forseti_waits_for_the_pool, "forseti waiting for the pool", 120)
+        assert first.poll() is None  # support_bot's step still holds the slot
+        first.wait(timeout=180)
+        second.wait(timeout=180)
+
+        synced = _run_of(instance, "support_bot_prompt_sync_job")
+        conflict = _run_of(instance, "forseti_prompt_sync_job")
+        assert synced is not None and conflict is not None
+        assert synced.status == dg.DagsterRunStatus.SUCCESS
+        assert synced.tags["prompt_sync/success_key"].startswith(
+            "success:task_prompt_sync:support_bot:"
+        )
+        assert conflict.status == dg.DagsterRunStatus.FAILURE
+        assert "prompt_sync/success_key" not in conflict.tags
+        ((step, failure),) = step_failures(instance, conflict.run_id)
+        assert step == "forseti__pushed_composites"
+        assert f'`forseti_prompt_resolve_job` (run config `{{keep_opik: ["{CHARTER_TASK}"]}}`)' in (
+            failure
+        )
+        released = {
+            e.step_key: e.timestamp
+            for e in instance.all_logs(synced.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
+        }
+        started = {
+            e.step_key: e.timestamp
+            for e in instance.all_logs(conflict.run_id, of_type=dg.DagsterEventType.STEP_START)
+        }
+    # forseti's first Opik step started only once support_bot's had given the slot back.
+    assert started["forseti__opik_composites"] >= released["support_bot__opik_composites"]
+    assert support.template("support_bot.task").endswith("Be brief.")
