@@ -32,8 +32,9 @@ from typing import Any
 import dagster as dg
 
 from .components import internals, run_tags
+from .components.instance import validated_config
 from .errors import ExitCode, UsageError
-from .sync.config import CONFIG_ENV_VAR, load_config, resolve_config_path
+from .sync.config import CONFIG_ENV_VAR, resolve_config_path
 from .sync.report import COUNTERS
 
 # The code location the webserver and the daemon load; its working directory is the repository.
@@ -53,8 +54,9 @@ def launch_prompt_sync_job(
     instance: dg.DagsterInstance | None = None,
 ) -> int:
     """Run the instance's sync job once; 0 when the run succeeded, 1 when it failed."""
-    config = load_config(config_path)
     path = resolve_config_path(config_path).resolve()
+    # What the code location checks when it loads, checked here first: one line, exit 2.
+    config = validated_config(path)
     if instance is None and not os.environ.get("DAGSTER_HOME"):
         print(
             "prompt-sync: set DAGSTER_HOME to the Dagster instance directory (the one the "

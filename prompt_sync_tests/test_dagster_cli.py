@@ -12,6 +12,7 @@ from unittest import mock
 
 import dagster as dg
 import pytest
+import yaml
 
 from prompt_sync_tests.dagster_helpers import SYNC_JOB, counter_tags, run_tags
 from prompt_sync_tests.forseti import make_forseti
@@ -80,6 +81,24 @@ def test_prompt_sync_run_now_is_recorded_like_a_scheduled_run(environment: dict[
     assert run.tags["prompt_sync/trigger"] == "run-now"
     assert run.tags["prompt_sync/instance"] == "forseti"
     assert run.tags["prompt_sync/success_key"] == f"success:task_prompt_sync:forseti:{day}"
+
+
+def test_run_now_refuses_what_the_code_location_would_refuse_in_one_line(
+    environment: dict[str, str], tmp_path: Path
+):
+    config = Path(environment["PROMPT_SYNC_CONFIG"])
+    raw = yaml.safe_load(config.read_text())
+    raw["composites"]["x"] = {"system_prompt": "forseti.persona", "user_prompt": "nope"}
+    config.write_text(yaml.safe_dump(raw))
+
+    completed = _run([sys.executable, "-m", "prompt_sync_pipeline", "run-now"], environment)
+
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == (
+        f"prompt-sync: {config}: composite 'x' uses 'nope', not in the charter "
+        f"{config.parent / 'forseti_charter.json'}"
+    )
+    assert _runs(environment["DAGSTER_HOME"]) == []
 
 
 def test_run_now_without_dagster_home_says_so(environment: dict[str, str]):

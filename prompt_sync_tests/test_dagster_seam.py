@@ -38,3 +38,24 @@ def test_a_failed_step_reads_back_whole(forseti, monkeypatch, instance):
         step_failures(result)["opik_composites"],
     )
     assert "OPIK_URL_OVERRIDE" in failure[1]
+
+
+def test_a_code_location_that_does_not_load_is_one_line_with_its_cause(tmp_path):
+    (tmp_path / "broken.py").write_text('raise RuntimeError("the charter table is broken")\n')
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(
+        f"load_from:\n  - python_file:\n      relative_path: broken.py\n"
+        f"      location_name: broken\n      working_directory: {tmp_path}\n"
+    )
+
+    with (
+        dg.instance_for_test() as instance,
+        pytest.raises(internals.CodeLocationUnloadable) as raised,
+        internals.code_location_jobs(instance, workspace),
+    ):
+        pass
+
+    message = str(raised.value)
+    assert message.startswith("the code location 'broken' of workspace.yaml did not load: ")
+    assert "RuntimeError: the charter table is broken" in message
+    assert "Traceback" not in message and "\n" not in message.strip()

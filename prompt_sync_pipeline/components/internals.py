@@ -16,6 +16,12 @@ from typing import Any
 
 import dagster as dg
 
+from ..errors import UsageError
+
+
+class CodeLocationUnloadable(UsageError):
+    """The code location could not load (e.g. an instance's configuration is invalid)."""
+
 
 @dataclass(frozen=True)
 class RemoteJob:
@@ -42,6 +48,15 @@ def code_location_jobs(
     target = WorkspaceFileTarget(paths=[str(workspace_file)])
     with WorkspaceProcessContext(instance, target) as process_context:
         workspace = process_context.create_request_context()
+        for name in workspace.code_location_names:
+            error = workspace.get_code_location_error(name)
+            if error is not None:
+                while error.cause is not None:  # the root cause: the component's own message
+                    error = error.cause
+                raise CodeLocationUnloadable(
+                    f"the code location {name!r} of {workspace_file.name} did not load: "
+                    + error.message.strip()
+                )
         location = get_code_location_from_workspace(workspace, None)
         repository = get_remote_repository_from_code_location(location, None)
         jobs = [RemoteJob(job.name, dict(job.tags)) for job in repository.get_all_jobs()]
