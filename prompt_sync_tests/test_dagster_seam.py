@@ -40,6 +40,7 @@ def test_a_failed_step_reads_back_whole(forseti, monkeypatch, instance):
     assert "OPIK_URL_OVERRIDE" in failure[1]
 
 
+@pytest.mark.filterwarnings("ignore:Error loading repository location broken")  # Dagster's own
 def test_a_code_location_that_does_not_load_is_one_line_with_its_cause(tmp_path):
     (tmp_path / "broken.py").write_text('raise RuntimeError("the charter table is broken")\n')
     workspace = tmp_path / "workspace.yaml"
