@@ -12,6 +12,11 @@ The library is set up by a first sync with no added latency (not measured). Requ
 come from the emulator's request log. The client's rate limit is off (a self-hosted Opik).
 
     python benchmarks/state_benchmark.py [--sizes 300 1000 10000] [--latency-ms 20] [--changed 100]
+                                         [--vs REV [--runs 5]]
+
+``--vs REV`` also times the no-op with the state file at git revision REV (a temporary worktree),
+alternating runs of this tree and REV's (A B A B ...) on the same emulator, files and latency, so
+a change to the code is measured side by side with the code before it.
 """
 
 from __future__ import annotations
@@ -19,9 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -35,14 +44,88 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[300, 1000, 10000])
     parser.add_argument("--latency-ms", type=float, default=20)
     parser.add_argument("--changed", type=int, default=100)
+    parser.add_argument("--vs", metavar="REV", help="time the no-op at this git revision too")
+    parser.add_argument("--runs", type=int, default=5, help="alternating runs per tree (--vs)")
     args = parser.parse_args()
 
-    rows = []
-    with emulator_process() as url:
+    rows, side_by_side = [], []
+    with emulator_process() as url, _tree_at(args.vs) as baseline:
         for size in args.sizes:
             with tempfile.TemporaryDirectory() as tmp:
                 rows += _bench_size(url, Path(tmp), size, args.latency_ms, args.changed)
+                if baseline is not None:
+                    side_by_side.append((size, _alternate(url, Path(tmp), baseline, args)))
     _print_table(args, rows)
+    for size, figures in side_by_side:
+        print(f"\nC={size}, no-op with the state file, {args.runs} alternating runs each (median):")
+        for tree, runs in figures.items():
+            seconds = statistics.median(r["seconds"] for r in runs)
+            requests = {r["requests"] for r in runs}
+            print(f"  {tree:<28} {seconds:>7.2f} s  requests {sorted(requests)}")
+
+
+REPO = Path(__file__).resolve().parents[1]
+# Times one no-op sync in a fresh process with the code of the tree given as argv[1]; the SDK is
+# imported first, as in a run measured in-process above, so the figure is the sync's own.
+_TIMER = """
+import json, sys, time
+import httpx, opik, opik.rest_api
+sys.path.insert(0, sys.argv[1])
+from prompt_sync_pipeline.sync.config import load_config
+from prompt_sync_pipeline.sync.engine import run_sync
+started = time.perf_counter()
+report = run_sync(load_config(sys.argv[2]))
+print(json.dumps({"seconds": time.perf_counter() - started, "failed": report.failed}))
+"""
+
+
+@contextmanager
+def _tree_at(rev: str | None) -> Iterator[Path | None]:
+    """A temporary git worktree of ``rev`` (None: no baseline)."""
+    if rev is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(tree), rev],
+            check=True,
+        )
+        try:
+            yield tree
+        finally:
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True
+            )
+
+
+def _alternate(
+    url: str, directory: Path, baseline: Path, args: argparse.Namespace
+) -> dict[str, list[dict]]:
+    """The no-op (state file in place, nothing changed) timed A B A B ... in fresh processes,
+    after one untimed run that settles whatever the scenarios left."""
+    from opik_emulator import AdminClient
+
+    admin = AdminClient(url)
+    admin.set_latency(args.latency_ms)
+    workspace = os.environ["OPIK_WORKSPACE"]
+    _sync(directory / "prompt_sync.yaml")
+    trees = {"this tree": REPO, f"at {args.vs}": baseline}
+    figures: dict[str, list[dict]] = {label: [] for label in trees}
+    for _ in range(args.runs):
+        for label, tree in trees.items():
+            admin.clear_requests(workspace)
+            out = subprocess.run(
+                [sys.executable, "-c", _TIMER, str(tree), str(directory / "prompt_sync.yaml")],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            figures[label].append(
+                {**json.loads(out.splitlines()[-1]), "requests": len(admin.requests(workspace))}
+            )
+    admin.close()
+    return figures
 
 
 def _bench_size(url: str, directory: Path, composites: int, latency_ms: float, changed: int):

@@ -7,7 +7,7 @@ request log under ``/__emulator__``.
 
 from opik_emulator.app import Emulator, create_app
 from opik_emulator.control import AdminClient, EmulatorControl, LocalControl
-from opik_emulator.experiments import ExperimentStore
+from opik_emulator.evaluation import ExperimentStore
 from opik_emulator.faults import FaultRule, Faults, RequestLog, RequestRecord
 from opik_emulator.server import EmulatorServer
 from opik_emulator.store import Store

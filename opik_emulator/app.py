@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from opik_emulator import admin, experiment_routes, routes
-from opik_emulator.experiments import ExperimentStore
+from opik_emulator.evaluation import ExperimentStore
 from opik_emulator.faults import FaultMiddleware, Faults, RequestLog
 from opik_emulator.store import Store
 

@@ -1,5 +1,5 @@
-"""Opik's evaluation routes (datasets, traces, spans, feedback scores, experiments): thin
-handlers over :class:`~opik_emulator.experiments.ExperimentStore`."""
+"""Opik's evaluation routes (datasets, traces, spans, feedback scores, experiments and their
+items): thin handlers over :class:`~opik_emulator.evaluation.ExperimentStore`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from opik_emulator.experiments import ExperimentStore
+from opik_emulator.evaluation import ExperimentStore
 from opik_emulator.wire import Call, endpoint, no_content, ok
 
 P = "/v1/private"
@@ -78,11 +78,31 @@ async def get_dataset_items(call: Call) -> Response:
     )
 
 
-@endpoint
-async def stream_dataset_items(call: Call) -> Response:
-    items = _store(call).stream_items(call.workspace, await call.json())
+def _json_lines(items: list[dict]) -> Response:
+    """A streamed answer: one JSON object per line, as the SDK's stream parser reads it."""
     lines = "".join(json.dumps(item) + "\n" for item in items)
     return Response(lines, media_type="application/octet-stream")
+
+
+@endpoint
+async def stream_dataset_items(call: Call) -> Response:
+    return _json_lines(_store(call).stream_items(call.workspace, await call.json()))
+
+
+@endpoint
+async def find_dataset_items_with_experiment_items(call: Call) -> Response:
+    return ok(
+        _store(call).compare_items(
+            call.workspace,
+            call.path("id"),
+            page=call.query_int("page", 1),
+            size=call.query_int("size", 10),
+            experiment_ids=call.query("experiment_ids"),
+            filters=call.query("filters"),
+            sorting=call.query("sorting"),
+            search=call.query("search"),
+        )
+    )
 
 
 @endpoint
@@ -182,6 +202,16 @@ async def update_experiment(call: Call) -> Response:
 
 
 @endpoint
+async def stream_experiments(call: Call) -> Response:
+    return _json_lines(_store(call).stream_experiments(call.workspace, await call.json()))
+
+
+@endpoint
+async def stream_experiment_items(call: Call) -> Response:
+    return _json_lines(_store(call).stream_experiment_items(call.workspace, await call.json()))
+
+
+@endpoint
 async def create_experiment_items(call: Call) -> Response:
     body = await call.json()
     _store(call).add_items(call.workspace, body.get("experiment_items"))
@@ -198,6 +228,11 @@ ROUTES: list[BaseRoute] = [
     Route(f"{P}/datasets/items/stream", stream_dataset_items, methods=["POST"]),
     Route(f"{P}/datasets/{{id}}", get_dataset, methods=["GET"]),
     Route(f"{P}/datasets/{{id}}/items", get_dataset_items, methods=["GET"]),
+    Route(
+        f"{P}/datasets/{{id}}/items/experiments/items",
+        find_dataset_items_with_experiment_items,
+        methods=["GET"],
+    ),
     Route(f"{P}/datasets/{{id}}/versions", list_dataset_versions, methods=["GET"]),
     Route(f"{P}/traces", create_trace, methods=["POST"]),
     Route(f"{P}/traces/batch", create_traces, methods=["POST"]),
@@ -209,7 +244,9 @@ ROUTES: list[BaseRoute] = [
     Route(f"{P}/spans/{{id}}", update_span, methods=["PATCH"]),
     Route(f"{P}/experiments", find_experiments, methods=["GET"]),
     Route(f"{P}/experiments", create_experiment, methods=["POST"]),
+    Route(f"{P}/experiments/stream", stream_experiments, methods=["POST"]),
     Route(f"{P}/experiments/items", create_experiment_items, methods=["POST"]),
+    Route(f"{P}/experiments/items/stream", stream_experiment_items, methods=["POST"]),
     Route(f"{P}/experiments/{{id}}", get_experiment, methods=["GET"]),
     Route(f"{P}/experiments/{{id}}", update_experiment, methods=["PATCH"]),
 ]

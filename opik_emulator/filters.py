@@ -25,6 +25,8 @@ STRING, LIST, DICTIONARY, DATE_TIME, ENUM, NUMBER = (
     "enum",
     "number",
 )
+# A number under a key of a {name: value} mapping: ``feedback_scores.<name> > 0.5``.
+KEYED_NUMBER = "feedback_scores_number"
 
 
 @dataclass(frozen=True)
@@ -96,13 +98,15 @@ def _matches_one(actual: Any, f: Filter) -> bool:
         if actual is None:
             return op == "!="
         return _compare(_parse_time(str(actual)), op, _parse_time(wanted))
+    if f.kind == KEYED_NUMBER:
+        actual = (actual or {}).get(f.key)
+        if op in ("is_empty", "is_not_empty"):
+            return (actual is None) == (op == "is_empty")
+        return actual is not None and _compare_number(actual, op, wanted)
     if f.kind == NUMBER:
         if actual is None:
             return op == "!="
-        try:
-            return _compare(float(actual), op, float(wanted))
-        except ValueError:
-            raise bad_request(f"Invalid number in filter: {wanted!r}") from None
+        return _compare_number(actual, op, wanted)
     if f.kind == ENUM:
         if op not in ("=", "!="):
             raise bad_request(f"Operator {op} is not supported for field {f.field}")
@@ -112,6 +116,13 @@ def _matches_one(actual: Any, f: Filter) -> bool:
     if op == "is_not_empty":
         return bool(actual)
     return _compare_text("" if actual is None else str(actual), op, wanted, numeric=False)
+
+
+def _compare_number(actual: Any, op: str, wanted: str) -> bool:
+    try:
+        return _compare(float(actual), op, float(wanted))
+    except ValueError:
+        raise bad_request(f"Invalid number in filter: {wanted!r}") from None
 
 
 def _compare_text(text: str, op: str, wanted: str, *, numeric: bool) -> bool:
@@ -199,15 +210,23 @@ def parse_sorting(raw: str | None, sortable: Sequence[str]) -> list[SortKey]:
     return keys
 
 
+def _field(row: dict[str, Any], field: str) -> Any:
+    return row.get(field)
+
+
 def sort_rows(
     rows: list[dict[str, Any]],
     keys: Sequence[SortKey],
-    value: Callable[[dict[str, Any], str], Any] = lambda row, field: row.get(field),
+    value: Callable[[dict[str, Any], str], Any] = _field,
 ) -> list[dict[str, Any]]:
     """Sort by ``keys`` then ``id`` descending (the backend's tie-break: newest first)."""
     ordered = sorted(rows, key=lambda r: r["id"], reverse=True)
-    for key in reversed(keys):
-        ordered.sort(key=lambda r, k=key: _sortable(value(r, k.field)), reverse=key.descending)
+    for key in reversed(keys):  # stable sorts: the first key ends up the primary one
+
+        def by(row: dict[str, Any], field: str = key.field) -> tuple[int, Any]:
+            return _sortable(value(row, field))
+
+        ordered.sort(key=by, reverse=key.descending)
     return ordered
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -148,21 +149,32 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
 
-def print_ui_instructions(env: dict[str, str], port: int, *, kept: bool) -> None:
+def ui_command(env: dict[str, str]) -> str:
+    """The command that opens the Dagster UI on the demo's instance: ``dagster dev`` from this
+    virtualenv (the base install has it; ``dg`` comes with the dev extra only), on the
+    repository's workspace, with the demo's variables."""
     variables = " ".join(
-        f"{name}={value}"
+        f"{name}={shlex.quote(value)}"
         for name, value in env.items()
         if name in ("DAGSTER_HOME", "PROMPT_SYNC_CONFIG", "OPIK_URL_OVERRIDE", "OPIK_WORKSPACE")
     )
+    dagster = Path(sys.executable).parent / "dagster"
+    workspace = REPO / "workspace.yaml"
+    return (
+        f"{variables} {shlex.quote(str(dagster))} dev -w {shlex.quote(str(workspace))} "
+        f"-h {UI_HOST} -p {UI_PORT}"
+    )
+
+
+def print_ui_instructions(env: dict[str, str], port: int, *, kept: bool) -> None:
     print("\nOpen the Dagster UI on this instance (the run, its assets, checks and tags):")
-    # `dagster dev` (the webserver and a daemon) comes with the install the demo made; `dg dev`
-    # would need the dev extra.
-    print(f"  {variables} .venv/bin/dagster dev -w workspace.yaml -h {UI_HOST} -p {UI_PORT}")
+    print(f"  {ui_command(env)}")
     print(f"then browse to http://{UI_HOST}:{UI_PORT}")
     if not kept:
         print(
             "To launch runs from the UI too, keep an emulator on that address in another "
-            f"terminal:\n  .venv/bin/opik-emulator --port {port} --db .demo/opik.sqlite"
+            f"terminal:\n  {shlex.quote(str(Path(sys.executable).parent / 'opik-emulator'))} "
+            f"--port {port} --db {shlex.quote(str(DEMO / 'opik.sqlite'))}"
         )
 
 

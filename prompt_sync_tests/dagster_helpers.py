@@ -136,7 +136,9 @@ def launch(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteIn
         code_location()
         .resolve_job_def(request.job_name)
         .execute_in_process(
-            instance=instance, tags={**request.tags, "dagster/run_key": request.run_key}
+            instance=instance,
+            run_config=request.run_config,
+            tags={**request.tags, "dagster/run_key": request.run_key},
         )
     )
 

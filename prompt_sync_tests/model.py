@@ -31,6 +31,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from opik.rest_api.core.api_error import ApiError
 
 from opik_emulator.faults import FaultRule
 from prompt_sync_pipeline.opik import RemoteVersion
@@ -122,8 +123,27 @@ class SyncModel(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self._clear_faults()
+        self._remove_prompts()
         self.opik.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _remove_prompts(self) -> None:
+        """Delete this example's prompts. The examples share a workspace, and Opik looks a
+        prompt name up in every project of the workspace when the asked project lacks it
+        (for reads and for version writes alike): prompts left behind in this example's
+        project would be the next example's "other writer"."""
+        rest = self.world.client.rest_client
+        try:
+            project_id = rest.projects.retrieve_project(name=self.project).id
+        except ApiError as error:
+            if error.status_code == 404:  # the example never reached Opik
+                return
+            raise
+        ids = [
+            p.id for p in rest.prompts.get_prompts(project_id=project_id, size=1000).content or []
+        ]
+        if ids:
+            rest.prompts.delete_prompts_batch(ids=ids)
 
     # Edits in the charter (a type switch covers every prompt: the forseti composites share the
     # persona, so one type for all) -------------------------------------------------------------

@@ -18,6 +18,26 @@ from prompt_sync_tests.services import missing
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "shared/opik/openapi.yaml"
 
 
+def _as_json_schema_bounds(node: Any) -> None:
+    """The spec says OpenAPI 3.1 but writes ``exclusiveMaximum: false`` (3.0's boolean form,
+    from swagger-core) on feedback-score values. JSON Schema reads ``false`` as the number 0,
+    so every score would fail its bounds: give those keywords their 3.1 meaning."""
+    if isinstance(node, list):
+        for item in node:
+            _as_json_schema_bounds(item)
+    if not isinstance(node, dict):
+        return
+    for keyword, bound in (("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")):
+        exclusive = node.get(keyword)
+        if not isinstance(exclusive, bool):
+            continue
+        del node[keyword]
+        if exclusive and bound in node:  # 3.0's "the bound is exclusive"
+            node[keyword] = node.pop(bound)
+    for value in node.values():
+        _as_json_schema_bounds(value)
+
+
 class OpenApiSpec:
     """Opik's OpenAPI spec (reference data outside the repo), to check response bodies."""
 
@@ -35,6 +55,7 @@ class OpenApiSpec:
         )
         with path.open(encoding="utf-8") as handle:
             self.spec = yaml.load(handle, Loader=Loader)
+        _as_json_schema_bounds(self.spec)
         # Literal paths first, so /prompts/versions is not taken for /prompts/{id}.
         self._paths = sorted(
             (

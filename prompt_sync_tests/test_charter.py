@@ -50,8 +50,11 @@ def test_unchanged_charter_renders_byte_for_byte(tmp_path):
     ("content", "message"),
     [
         ("{", "not valid JSON"),
-        ('{"a": {"template": ""}}', "prompt 'a', template"),
-        ('{"a": {"template": "x", "colour": "red"}}', "prompt 'a', colour"),
+        ('{"a": {"template": ""}}', "prompt 'a': template: must not be empty"),
+        (
+            '{"a": {"template": "x", "colour": "red"}}',
+            "prompt 'a': colour: unknown key; the keys here: template, type",
+        ),
         ('{"a": "just text"}', "prompt 'a'"),
     ],
 )

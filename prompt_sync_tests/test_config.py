@@ -25,7 +25,7 @@ def test_the_shipped_example_loads_with_the_charter_beside_it():
         ("charter: c.json\nopik: {project_name: p}\ncomposites: {}\n", "composites"),
         (
             "charter: c.json\ncomposites: {a: {system_prompt: x, user_prompt: y}}\n",
-            "opik: Field required",
+            "opik: missing (required)",
         ),
         (
             "charter: c.json\nopik: {project_name: p}\ncomposites: {a: {system_prompt: x}}\n",

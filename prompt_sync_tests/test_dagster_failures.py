@@ -138,4 +138,7 @@ def test_a_503_burst_on_one_composite_is_reported_not_passed(forseti, opik_targe
     assert metadata["pushed_composites"]["composite_synced"] == 3
     # The run fails in its last step, naming the real cause as the CLI prints it.
     failure = step_failures(result)["pushed_composites"]
-    assert f"Pull:\n ! failed        {COMPOSITE}\n      Opik answered 503" in failure
+    assert (
+        f"Pull:\n ! failed        {COMPOSITE}  (did not go through: the reason follows)\n"
+        "      Opik answered 503"
+    ) in failure

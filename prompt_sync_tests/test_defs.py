@@ -147,7 +147,7 @@ def test_schedule_time_zone_comes_from_the_configuration(tmp_path: Path):
         ),
         (
             {"composites": {"c": {"system_prompt": "forseti.persona", "user_prompt": "nope"}}},
-            "composite 'c' uses 'nope', not in the charter",
+            "composites.c.user_prompt: 'nope' is not a prompt of the charter forseti_charter.json",
         ),
     ],
 )

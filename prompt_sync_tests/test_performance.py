@@ -232,13 +232,72 @@ def test_experiments_past_the_first_page_are_all_counted(synced, lab, opik_targe
 
 SCORES = {"type": "object", "additionalProperties": {"type": "number"}}
 NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+MOVERS = {
+    "type": "array",
+    "maxItems": 5,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["dataset", "dataset_item_id", "candidate", "current", "difference"],
+        "properties": {
+            "dataset": {"type": "string"},
+            "dataset_item_id": {"type": "string"},
+            "candidate": {"type": "number"},
+            "current": {"type": "number"},
+            "difference": {"type": "number"},
+        },
+    },
+}
+PAIRED_COMPARISON = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "metric", "level", "n_paired", "candidate_mean", "current_mean", "mean_difference",
+        "standard_deviation", "standard_error", "interval", "gains", "losses", "unpaired",
+        "datasets",
+    ],
+    "properties": {
+        "metric": {"type": "string"},
+        "n_paired": {"type": "integer"},
+        "level": {"type": "number"},
+        "candidate_mean": NULLABLE_NUMBER,
+        "current_mean": NULLABLE_NUMBER,
+        "standard_deviation": NULLABLE_NUMBER,
+        "unpaired": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "datasets": {"type": "array", "items": {"type": "string"}},
+        "mean_difference": NULLABLE_NUMBER,
+        "standard_error": NULLABLE_NUMBER,
+        "interval": {
+            "oneOf": [{"type": "null"}, {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}]
+        },
+        "gains": MOVERS,
+        "losses": MOVERS,
+    },
+}  # fmt: skip
+PAIRED = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["against", "candidate", "other", "comparisons"],
+        "properties": {
+            "against": {"type": "string"},
+            "candidate": {"type": "string"},
+            "other": NULLABLE_STRING,
+            "comparisons": {"type": "object", "additionalProperties": PAIRED_COMPARISON},
+        },
+    },
+}
 JSON_SCHEMA = {
     "type": "object",
-    "required": ["project", "metric", "prompts"],
+    "required": ["project", "metric", "environment", "level", "prompts"],
     "additionalProperties": False,
     "properties": {
         "project": {"type": "string"},
         "metric": NULLABLE_STRING,
+        "environment": NULLABLE_STRING,
+        "level": NULLABLE_NUMBER,
         "prompts": {
             "type": "array",
             "items": {
@@ -254,6 +313,7 @@ JSON_SCHEMA = {
                     "versions",
                     "best",
                     "current_vs_previous",
+                    "paired",
                     "unlisted_experiments",
                 ],
                 "properties": {
@@ -265,6 +325,7 @@ JSON_SCHEMA = {
                     "previous_version": NULLABLE_STRING,
                     "best": {"type": "object", "additionalProperties": {"type": "string"}},
                     "current_vs_previous": SCORES,
+                    "paired": PAIRED,
                     "unlisted_experiments": {"type": "integer"},
                     "versions": {
                         "type": "array",
@@ -277,6 +338,7 @@ JSON_SCHEMA = {
                                 "commit",
                                 "created_at",
                                 "created_by_tool",
+                                "environments",
                                 "experiments",
                                 "scores",
                             ],
@@ -286,6 +348,7 @@ JSON_SCHEMA = {
                                 "commit": {"type": "string"},
                                 "created_at": NULLABLE_STRING,
                                 "created_by_tool": {"type": "boolean"},
+                                "environments": {"type": "array", "items": {"type": "string"}},
                                 "scores": SCORES,
                                 "experiments": {
                                     "type": "array",
@@ -413,7 +476,9 @@ def test_the_dagster_asset_shows_the_same_table(two_versions, lab, monkeypatch):
         assert result.success
         (materialization,) = result.asset_materializations_for_node("forseti__prompt_performance")
         metadata = materialization.metadata
-        assert metadata["performance"].value == to_markdown(performance(two_versions))
+        assert metadata["performance"].value == to_markdown(
+            performance(two_versions, paired=True, environment="production")
+        )
         assert metadata[f"best_accuracy/{COMPOSITE}"].value == pytest.approx(
             lab.expected["optimized"]["accuracy"]
         )
@@ -455,6 +520,6 @@ def test_the_asset_is_on_demand_in_the_instances_group():
     assert spec.group_name == "forseti"
     assert spec.automation_condition is None
     assert spec.kinds == {"opik"}
-    assert spec.code_version == "1"
+    assert spec.code_version == "2"
     assert spec.owners == ["team:data"]
     assert "won the team's Opik experiments" in (spec.description or "")

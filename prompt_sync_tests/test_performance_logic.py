@@ -140,6 +140,7 @@ def test_json_shape_of_a_prompt():
         "commit",
         "created_at",
         "created_by_tool",
+        "environments",
         "experiments",
         "scores",
     }

@@ -1,5 +1,8 @@
 """``prompt-sync promote`` and ``rollback`` against the emulator, with experiments recorded
-through the SDK's own ``evaluate()`` with known scores, and the same moves as Dagster ops."""
+through the SDK's own ``evaluate()`` with known scores, and the same moves as Dagster ops.
+
+These experiments have three dataset items: too few for the paired gate, so they exercise the
+moves through the mean gate (``--gate mean``); test_promotion_gate.py covers the paired gate."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from prompt_sync_tests.dagster_helpers import code_location, run_check
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, Forseti
 from prompt_sync_tests.forseti import run_cli as cli
 from prompt_sync_tests.lab import BRIEF, RAMBLING, Lab, environments, evaluate_version, production
+
+MEAN = ("--gate", "mean")
 
 
 @pytest.fixture
@@ -45,11 +50,13 @@ def test_promote_moves_production_when_the_version_won_its_experiments(scored, o
     cli(capsys, forseti, "promote", COMPOSITE, "--environment", "production")
 
     code, out, _ = cli(
-        capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2"
-    )
+        capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2",
+        *MEAN,
+    )  # fmt: skip
 
     assert code == 0, out
     assert f"promoted {COMPOSITE} v2" in out and "(was v1)" in out
+    assert "gate: mean" in out
     assert f"candidate v2: accuracy {means['v2']:.4f} (mean of 1 experiment: v2-brief)" in out
     assert f"production's v1: accuracy {means['v1']:.4f} (mean of 1 experiment: v1-baseline)" in out
     assert production(opik_client, forseti) == "v2"
@@ -58,17 +65,18 @@ def test_promote_moves_production_when_the_version_won_its_experiments(scored, o
 
 def test_a_worse_version_is_refused_with_both_scores(scored, opik_client, capsys):
     forseti, means = scored["forseti"], scored["means"]
-    cli(capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2")
+    cli(capsys, forseti, "promote", COMPOSITE, "--version", "v2", *MEAN)
 
     code, out, _ = cli(
-        capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v3"
-    )
+        capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v3",
+        *MEAN,
+    )  # fmt: skip
 
     assert code == 1
-    assert f"refused: {COMPOSITE} v3 does not beat production's v2 on accuracy" in out
+    assert f"refused: {COMPOSITE} v3 does not beat production's v2 on accuracy (mean gate)" in out
     assert f"candidate v3: accuracy {means['v3']:.4f} (mean of 1 experiment: v3-rambling)" in out
     assert f"production's v2: accuracy {means['v2']:.4f} (mean of 1 experiment: v2-brief)" in out
-    assert "`--force` promotes it anyway" in out
+    assert "--version v3 --force` promotes it anyway" in out
     assert production(opik_client, forseti) == "v2"
 
 
@@ -78,13 +86,14 @@ def test_min_delta_raises_the_bar(scored, opik_client, capsys):
 
     code, out, _ = cli(
         capsys, forseti, "promote", COMPOSITE, "--environment", "production",
-        "--version", "v2", "--min-delta", "0.5", "--json",
+        "--version", "v2", "--min-delta", "0.5", "--json", *MEAN,
     )  # fmt: skip
 
     assert code == 1
     document = json.loads(out)
     assert document["outcome"] == "refused"
     comparison = document["comparison"]
+    assert document["gate"] == "mean" and document["paired"] is None
     assert comparison["required"] == pytest.approx(scored["means"]["v1"] + 0.5)
     assert comparison["candidate"] == {
         "version": "v2",
@@ -96,16 +105,26 @@ def test_min_delta_raises_the_bar(scored, opik_client, capsys):
 
 def test_force_promotes_regardless_and_says_so(scored, opik_client, capsys):
     forseti = scored["forseti"]
-    cli(capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2")
+    cli(
+        capsys,
+        forseti,
+        "promote",
+        COMPOSITE,
+        "--environment",
+        "production",
+        "--version",
+        "v2",
+        *MEAN,
+    )
 
     code, out, _ = cli(
         capsys, forseti, "promote", COMPOSITE, "--environment", "production",
-        "--version", "v3", "--force",
+        "--version", "v3", "--force", *MEAN,
     )  # fmt: skip
 
     assert code == 0
     assert f"promoted {COMPOSITE} v3" in out
-    assert "to production with --force, despite the scores (was v2)" in out
+    assert "to production with --force, despite the mean gate (was v2)" in out
     assert production(opik_client, forseti) == "v3"
 
 
@@ -134,6 +153,7 @@ def test_rollback_moves_the_environment_back_one_promotion_at_a_time(scored, opi
             "production",
             "--version",
             version,
+            *MEAN,
         )
     cli(
         capsys, forseti, "promote", COMPOSITE, "--environment", "production",
@@ -149,10 +169,11 @@ def test_rollback_moves_the_environment_back_one_promotion_at_a_time(scored, opi
     assert code == 0
     assert production(opik_client, forseti) == "v1"
 
-    # v1 took production from nothing: there is nowhere further back to go.
-    code, _, err = cli(capsys, forseti, "rollback", COMPOSITE, "--environment", "production")
-    assert code == 1
-    assert "pointed to no version" in err and "--to vN" in err
+    # v1 took production from nothing: there is nowhere further back to go, and that is fine.
+    code, out, err = cli(capsys, forseti, "rollback", COMPOSITE, "--environment", "production")
+    assert code == 0, err
+    assert f"nothing to roll back: production pointed to no version of {COMPOSITE} before" in out
+    assert "--to vN" in out
     assert production(opik_client, forseti) == "v1"
 
 
@@ -227,7 +248,7 @@ def test_two_shared_metrics_need_a_choice(synced, lab, opik_client, capsys):
     evaluate_version(lab, v2, "t2", [0.1, 0.1, 0.1], metric="tone")
     cli(capsys, synced, "promote", COMPOSITE, "--environment", "production")
 
-    base = ["promote", COMPOSITE, "--environment", "production", "--version", "v2"]
+    base = ["promote", COMPOSITE, "--environment", "production", "--version", "v2", *MEAN]
     code, _, err = cli(capsys, synced, *base)
     assert code == 2 and "both scored on accuracy, tone: choose one with --metric" in err
 
@@ -245,7 +266,7 @@ def test_experiments_on_another_dataset_do_not_count(synced, lab, opik_client, c
 
     code, out, _ = cli(
         capsys, synced, "promote", COMPOSITE, "--environment", "production",
-        "--version", "v2", "--metric", "accuracy",
+        "--version", "v2", "--metric", "accuracy", *MEAN,
     )  # fmt: skip
 
     assert code == 1
@@ -275,7 +296,8 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
 
     with dg.instance_for_test() as instance:
         promoted = release_job(PROMOTE).execute_in_process(
-            run_config=op_config("promote", version="v2", metric="accuracy"), instance=instance
+            run_config=op_config("promote", version="v2", metric="accuracy", gate="mean"),
+            instance=instance,
         )
         assert promoted.success
         (output,) = [e for e in promoted.all_node_events if e.is_successful_output]
@@ -284,10 +306,13 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
         assert metadata["candidate_score"] == pytest.approx(means["v2"])
         assert metadata["current_score"] == pytest.approx(means["v1"])
         assert (metadata["version"], metadata["previous"]) == ("v2", "v1")
+        assert metadata["gate"] == "mean"
         assert production(opik_client, forseti) == "v2"
 
         refused = release_job(PROMOTE).execute_in_process(
-            run_config=op_config("promote", version="v3"), instance=instance, raise_on_error=False
+            run_config=op_config("promote", version="v3", gate="mean"),
+            instance=instance,
+            raise_on_error=False,
         )
         assert not refused.success
         (failure,) = [e for e in refused.all_events if e.is_step_failure]
@@ -314,7 +339,7 @@ def test_production_not_behind_warns_when_a_newer_version_scores_higher(
 ):
     forseti, means, lab = scored["forseti"], scored["means"], scored["lab"]
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(forseti.config_path))
-    cli(capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2")
+    cli(capsys, forseti, "promote", COMPOSITE, "--version", "v2", *MEAN)
 
     with dg.instance_for_test() as instance:
         # v3 is the newest version with experiments, but it scores below production's v2.
@@ -342,8 +367,9 @@ def test_an_opik_failure_exits_1_and_leaves_production_where_it_was(
     opik_target.inject(r"/prompts/versions/[^/]+/environments$", "PATCH", status=400, times=None)
 
     code, out, err = cli(
-        capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2"
-    )
+        capsys, forseti, "promote", COMPOSITE, "--environment", "production", "--version", "v2",
+        *MEAN,
+    )  # fmt: skip
 
     assert code == 1
     assert "Opik answered 400" in err and "promoted" not in out

@@ -51,7 +51,33 @@ def test_the_metric_is_the_only_shared_one_or_the_user_chooses():
     one = version("v2", ("b", "d", {"acc": 0.6}))
     two = version("v3", ("c", "d", {"acc": 0.6, "tone": 0.1}))
 
-    assert choose_metric(one, current, None) == "acc"
-    assert choose_metric(two, current, "tone") == "tone"
+    assert choose_metric(one, current, None) == (
+        "acc",
+        "the only metric both v2 and v1 were scored on, over a shared dataset",
+    )
+    assert choose_metric(two, current, "tone", source="given with --metric") == (
+        "tone",
+        "given with --metric",
+    )
     with pytest.raises(ReleaseUsageError, match="acc, tone: choose one with --metric"):
         choose_metric(two, current, None)
+
+
+def test_an_unknown_metric_is_bad_usage_with_the_valid_names():
+    current = version("v1", ("a", "d", {"acc": 0.5, "tone": 0.5}))
+    candidate = version("v2", ("b", "d", {"acc": 0.6}))
+
+    with pytest.raises(ReleaseUsageError, match="the metrics scored: acc, tone"):
+        choose_metric(candidate, current, "accuracy", known=["acc", "tone"])
+
+
+def test_no_shared_metric_is_said_in_words_never_as_none():
+    current = version("v1", ("a", "d", {"acc": 0.5}))
+    candidate = version("v2", ("b", "d", {"tone": 0.6}))
+
+    metric, reason = choose_metric(candidate, current, None)
+
+    assert metric is None
+    assert reason == (
+        "no metric: v2 and v1 were never scored on the same metric over a shared dataset"
+    )

@@ -110,13 +110,17 @@ def test_run_pushes_requests_the_whole_sync(watched, opik_client):
         assert request.job_name == SYNC_JOB
 
 
-def test_the_sensor_is_off_by_default_and_targets_both_jobs():
+def test_the_sensor_is_off_by_default_and_targets_the_sync_and_promote_jobs():
     defs = code_location()
     sensor = defs.resolve_sensor_def(SENSOR)
 
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert sensor.minimum_interval_seconds == 300
-    assert {job.name for job in sensor.jobs} == {PULL_JOB, SYNC_JOB}
+    assert {job.name for job in sensor.jobs} == {
+        PULL_JOB,
+        SYNC_JOB,
+        "forseti_prompt_promote_job",  # the auto gate's (promotion.auto)
+    }
     pull = defs.resolve_job_def(PULL_JOB)
     assert set(pull.asset_layer.executable_asset_keys) == {
         key("opik_composites"),

@@ -235,8 +235,10 @@ def test_a_rejected_api_key_fails_clearly_and_is_never_printed(forseti, capsys, 
     printed = captured.out + captured.err
 
     # One message before any work (the access check), naming what to check; never the key.
+    # With --json, stdout holds the same error as one JSON object.
     assert code == 1
-    assert captured.out == ""
+    assert json.loads(captured.out)["exit_code"] == 1
+    assert "refused the credentials" in json.loads(captured.out)["error"]
     assert captured.err.count("refused the credentials") == 1
     assert "401" in captured.err and "OPIK_API_KEY" in captured.err
     assert "a-secret-but-wrong-key" not in printed

@@ -14,6 +14,7 @@ def build_instance_defs(instance: Instance) -> dg.Definitions:
     sync_job = schedules.build_sync_job(instance)
     pull_job = sensors.build_pull_job(instance)
     check = production_check.build_check(instance)
+    promote_job, rollback_job = release.build_jobs(instance)
     return dg.Definitions(
         assets=[*chain, performance.build_asset(instance)],
         asset_checks=[check],
@@ -21,11 +22,16 @@ def build_instance_defs(instance: Instance) -> dg.Definitions:
             sync_job,
             pull_job,
             resolve.build_job(instance),
-            *release.build_jobs(instance),
+            promote_job,
+            rollback_job,
             production_check.build_job(instance),
         ],
         schedules=[schedules.build_daily_schedule(instance, sync_job)],
-        sensors=[sensors.build_sensor(instance, pull_job=pull_job, sync_job=sync_job)],
+        sensors=[
+            sensors.build_sensor(
+                instance, pull_job=pull_job, sync_job=sync_job, promote_job=promote_job
+            )
+        ],
         # The same objects for every instance, so the instances of a project merge. The
         # in-process executor also serves ad-hoc materializations from the UI (the implicit
         # asset job): one process, so a run's steps share its session (one read of Opik).

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..sync.charter import load_charter
-from ..sync.config import ConfigError, SyncConfig, check_charter, load_config
+from ..sync.check import check_offline
+from ..sync.config import ConfigError, SyncConfig, load_config
 
 # The assets of one instance, in lineage order, and the on-demand performance view.
 OPIK_COMPOSITES = "opik_composites"
@@ -117,11 +117,14 @@ def check_name(name: str, source: str) -> str:
 
 
 def validated_config(path: Path) -> SyncConfig:
-    """What can be checked without Opik: the configuration file, the charter it names, and
-    that every composite's prompts are in the charter with one template type."""
-    config = load_config(path)
-    try:
-        check_charter(config, load_charter(config.charter))
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return config
+    """What can be checked without Opik, as ``prompt-sync check`` checks it (``sync.check``):
+    the configuration file, the charter it names (every composite's prompts in it, one template
+    type, templates that parse), the state file and ``OPIK_URL_OVERRIDE``. Every problem is
+    named, in one ``ConfigError``."""
+    checked = check_offline(path)
+    if checked.problems or checked.config is None:
+        problems = [str(problem) for problem in checked.problems] or [f"{path}: not loaded"]
+        if len(problems) == 1:
+            raise ConfigError(problems[0])
+        raise ConfigError(f"{len(problems)} problems: " + "; ".join(problems))
+    return checked.config

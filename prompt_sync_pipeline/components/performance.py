@@ -9,13 +9,14 @@ refreshes it when they want to look.
 import dagster as dg
 
 from ..performance import PerformanceReport, collect_performance
+from ..performance.engine import paired_settings
 from ..performance.render import to_markdown
 from .failures import cli_messages
 from .instance import PROMPT_PERFORMANCE, Instance
 from .resources import PromptSyncResource
 
 # Bump when the view's logic changes, so the UI can tell "code changed" from "data changed".
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: composites paired item by item with the previous and the environment's
 
 
 def build_asset(instance: Instance) -> dg.AssetsDefinition:
@@ -41,8 +42,11 @@ def build_asset(instance: Instance) -> dg.AssetsDefinition:
         paying off over time. Reads Opik only.
         """
         config = prompt_sync.load_config(instance)
+        environment, level = paired_settings(config)
         with cli_messages(), prompt_sync.opik.connect(config.opik) as opik:
-            report = collect_performance(config, opik)
+            report = collect_performance(
+                config, opik, paired=True, environment=environment, level=level
+            )
         context.log.info(
             "Opik requests: %d reads, %d retries", opik.stats.reads, opik.stats.retries
         )
@@ -74,4 +78,6 @@ def numeric_metadata(report: PerformanceReport) -> dict[str, dg.MetadataValue]:
             best = prompt.best_score(metric)
             if best is not None:
                 metadata[f"best_{metric}/{prompt.name}"] = dg.MetadataValue.float(best)
+        for name, value in prompt.paired_numbers().items():  # e.g. delta_vs_previous_accuracy
+            metadata[f"{name}/{prompt.name}"] = dg.MetadataValue.float(value)
     return metadata

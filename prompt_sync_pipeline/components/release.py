@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ..opik import OpikError
 from ..promotion import Releaser, ReleaseRefused, ReleaseResult, ReleaseUsageError
+from ..promotion.cli import render
 from .instance import Instance
 from .resources import PromptSyncResource
 from .run_tags import job_tags
@@ -23,15 +24,21 @@ from .run_tags import job_tags
 
 class PromoteConfig(dg.Config):
     composite: str = Field(description="The composite to promote, as named in the configuration.")
-    environment: str = Field(default="production", description="The Opik environment to move.")
+    environment: str | None = Field(
+        default=None,
+        description="The Opik environment; empty: promotion.environment, else production.",
+    )
     version: str | None = Field(
         default=None, description="vN to promote; empty: the charter's current composite."
     )
     metric: str | None = Field(
         default=None, description="Feedback score to compare; empty: the only one both share."
     )
-    min_delta: float = Field(default=0.0, description="Required margin over the current version.")
-    force: bool = Field(default=False, description="Promote whatever the scores say.")
+    min_delta: float | None = Field(default=None, description="Margin to beat (default 0).")
+    gate: str | None = Field(default=None, description="paired (default) or mean.")
+    level: float | None = Field(default=None, description="Interval's level (default 0.95).")
+    min_items: int | None = Field(default=None, description="Paired items at least (default 30).")
+    force: bool = Field(default=False, description="Promote whatever the gate says.")
     dry_run: bool = Field(default=False, description="Decide and report; move nothing.")
 
 
@@ -73,6 +80,9 @@ def build_jobs(instance: Instance) -> list[dg.JobDefinition]:
                 min_delta=config.min_delta,
                 force=config.force,
                 dry_run=config.dry_run,
+                gate=config.gate,
+                level=config.level,
+                min_items=config.min_items,
             ),
         )
 
@@ -132,8 +142,9 @@ def _release(
         raise dg.Failure(description=str(exc)) from None
     metadata = release_metadata(result)
     if not result.ok:
-        raise dg.Failure(description=result.message, metadata=metadata)
-    context.log.info(result.message)
+        # What `prompt-sync promote` prints for the refusal, whole: the evidence and the notes.
+        raise dg.Failure(description=render(result), metadata=metadata)
+    context.log.info(render(result))
     return dg.Output(None, metadata=metadata)
 
 
@@ -141,7 +152,7 @@ def release_metadata(result: ReleaseResult) -> dict[str, Any]:
     """The decision, where the environment points now and before, and both scores."""
     metadata: dict[str, Any] = {
         "decision": dg.MetadataValue.text(result.outcome),
-        "message": dg.MetadataValue.md(result.message.replace("\n", "  \n")),
+        "message": dg.MetadataValue.md("  \n".join([result.message, *result.details])),
         "composite": dg.MetadataValue.text(result.composite),
         "version": dg.MetadataValue.text(result.version or ""),
         "previous": dg.MetadataValue.text(result.previous or ""),
@@ -152,10 +163,16 @@ def release_metadata(result: ReleaseResult) -> dict[str, Any]:
     if comparison is not None:
         metadata["metric"] = dg.MetadataValue.text(comparison.metric or "")
         metadata["comparison"] = dg.MetadataValue.json(comparison.to_json())
-        if comparison.candidate.score is not None:
-            metadata["candidate_score"] = dg.MetadataValue.float(comparison.candidate.score)
-        if comparison.current is not None and comparison.current.score is not None:
-            metadata["current_score"] = dg.MetadataValue.float(comparison.current.score)
+    if result.gate:
+        metadata["gate"] = dg.MetadataValue.text(result.gate)
+    if result.paired is not None:
+        metadata["paired"] = dg.MetadataValue.json(result.paired.to_json())
+    for name, number in result.numbers().items():  # numbers: plotted over time
+        metadata[name] = (
+            dg.MetadataValue.int(number)
+            if isinstance(number, int)
+            else dg.MetadataValue.float(number)
+        )
     if result.notes:
         metadata["notes"] = dg.MetadataValue.json(list(result.notes))
     return metadata

@@ -5,8 +5,10 @@ once (the cheap check; no version is read) and, when a managed composite has a v
 charter's sync state has not seen, requests one run of ``<name>_prompt_sync_pull_job`` (or of
 ``<name>_prompt_sync_job`` with ``sensor.run_pushes: true``) with the run key
 ``<composite>@v<N>``. It is off until someone switches it on in the UI (or the component's
-``sensor.running``). The Opik SDK is imported when the sensor is evaluated, never when the code
-location loads.
+``sensor.running``). With ``promotion.auto``, the same tick also runs the auto gate
+(``promotion.auto.auto_promotions``: one listing of the newest experiments) and requests
+``<name>_prompt_promote_job`` for each version it passes. The Opik SDK is imported when the
+sensor is evaluated, never when the code location loads.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from prompt_sync_pipeline.opik import RemotePrompt
+from prompt_sync_pipeline.promotion.auto import auto_promotions, join_cursor, split_cursor
 from prompt_sync_pipeline.sync.config import SyncConfig
 from prompt_sync_pipeline.sync.state import load_state
 from prompt_sync_pipeline.sync.watch import read_cursor, run_key, unseen_versions, write_cursor
@@ -54,47 +57,75 @@ def build_sensor(
     *,
     pull_job: AssetJob,
     sync_job: AssetJob,
+    promote_job: dg.JobDefinition,
 ) -> dg.SensorDefinition:
     interval_seconds = instance.sensor_interval_seconds
+    promote_op = instance.named("promote")
 
     @dg.sensor(
         name=instance.sensor,
         minimum_interval_seconds=interval_seconds,
-        jobs=[pull_job, sync_job],
+        jobs=[pull_job, sync_job, promote_job],
         default_status=dg.DefaultSensorStatus.RUNNING
         if instance.sensor_running
         else dg.DefaultSensorStatus.STOPPED,
         description=f"Every {interval_seconds} s, one listing of {instance.name}'s Opik project: "
         "a composite with a version the charter's sync state has not seen starts one pull (run "
-        "key <composite>@v<N>), or the whole sync with sensor.run_pushes.",
+        "key <composite>@v<N>), or the whole sync with sensor.run_pushes; with promotion.auto, "
+        "a version the auto gate passes starts its promotion.",
     )
     def opik_prompt_changes(
         context: dg.SensorEvaluationContext, prompt_sync: PromptSyncResource
     ) -> dg.SensorResult | dg.SkipReason:
         config = prompt_sync.load_config(instance)
+        fixes = prompt_sync.fixes(instance)
+        watched, gated = split_cursor(context.cursor)
         with cli_messages(), prompt_sync.opik.connect(config.opik) as opik:
             listing = opik.prompts.list_prompts()
             workspace = opik.workspace
+            # promotion.auto: one more listing (the newest experiments); off: nothing.
+            gate = auto_promotions(config, opik, gated, listing, fixes)
             state = load_state(
                 config.state_path,
                 workspace=workspace,
                 project=config.opik.project_name,
-                fixes=prompt_sync.fixes(instance),
+                fixes=fixes,
             )
-        requested = read_cursor(context.cursor)
+        requested = read_cursor(watched)
         unseen = unseen_versions(listing, config.composites, state, requested)
-        if not unseen:
-            return dg.SkipReason(_nothing_new(config, listing, state is not None))
-        key = run_key(unseen)
-        job = sync_job if config.sensor.run_pushes else pull_job
-        seen = {**requested, **{n: (p.id, p.version_count) for n, p in unseen.items()}}
-        request = dg.RunRequest(
-            run_key=key,
-            job_name=job.name,
-            tags={run_tags.TRIGGER_TAG: "sensor", CHANGED_TAG: key},
-        )
+        requests = [
+            dg.RunRequest(
+                run_key=due.run_key,
+                job_name=promote_job.name,
+                run_config={"ops": {promote_op: {"config": due.op_config()}}},
+                tags={
+                    run_tags.TRIGGER_TAG: "sensor",
+                    **due.tags(prefix=run_tags.PREFIX + "promotion_"),
+                },
+            )
+            for due in gate.promotions
+        ]
+        for reason in gate.skipped:
+            context.log.info(reason)
+        if unseen:
+            key = run_key(unseen)
+            job = sync_job if config.sensor.run_pushes else pull_job
+            seen = {**requested, **{n: (p.id, p.version_count) for n, p in unseen.items()}}
+            watched = write_cursor(seen)
+            requests.insert(
+                0,
+                dg.RunRequest(
+                    run_key=key,
+                    job_name=job.name,
+                    tags={run_tags.TRIGGER_TAG: "sensor", CHANGED_TAG: key},
+                ),
+            )
         # Returned together: Dagster stores the cursor with the tick that made the request.
-        return dg.SensorResult(run_requests=[request], cursor=write_cursor(seen))
+        cursor = join_cursor(watched, gate.cursor)
+        if not requests:
+            reason = " ".join([_nothing_new(config, listing, state is not None), *gate.skipped])
+            return dg.SensorResult(skip_reason=reason, cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return opik_prompt_changes
 

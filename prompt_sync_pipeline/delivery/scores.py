@@ -9,6 +9,7 @@ import re
 from ..opik.project import OpikProject
 from ..performance import collect_performance
 from ..performance.models import PromptPerformance
+from ..promotion.gate import recorded_evidence
 from ..sync.config import SyncConfig
 from ..sync.report import SyncReport
 
@@ -40,7 +41,23 @@ def adopted_scores(config: SyncConfig, report: SyncReport) -> dict[str, list[str
             line = _score_line(view, source["composite"], source["commit"])
             if line:
                 lines.setdefault(prompt, []).append(line)
+            if evidence := _evidence_line(config, view, source["composite"], source["commit"]):
+                lines.setdefault(prompt, []).append(evidence)
     return lines
+
+
+def _evidence_line(
+    config: SyncConfig, view: PromptPerformance, composite: str, commit: str
+) -> str | None:
+    """With ``pull_environment``: the paired evidence that promoted the version there."""
+    environment = config.opik.pull_environment
+    version = next((v for v in view.versions if v.commit == commit), None)
+    if environment is None or version is None:
+        return None
+    evidence = recorded_evidence(version.tags, environment)
+    if evidence is None:
+        return None
+    return f"{composite} {version.version} promoted to {environment} on paired evidence: {evidence}"
 
 
 def _score_line(view: PromptPerformance, composite: str, commit: str) -> str | None:

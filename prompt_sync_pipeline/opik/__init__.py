@@ -11,12 +11,14 @@
 Importing this package imports no SDK and no HTTP client: ``project`` does, when it connects.
 """
 
-from .errors import OpikError, OpikUnavailable
-from .models import Experiment, RemotePrompt, RemoteVersion, VersionLink
+from .errors import OpikAddressError, OpikError, OpikUnavailable
+from .models import Experiment, ExperimentItem, RemotePrompt, RemoteVersion, VersionLink
 from .settings import OpikSettings, RetrySettings
 
 __all__ = [
     "Experiment",
+    "ExperimentItem",
+    "OpikAddressError",
     "OpikError",
     "OpikSettings",
     "OpikUnavailable",

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
-from .settings import OPIK_VARIABLES, OpikSettings
+from ..errors import UsageError
+from .settings import OPIK_URL_VAR, OPIK_VARIABLES, OpikSettings
 
 
 class OpikError(Exception):
@@ -25,6 +27,34 @@ class OpikError(Exception):
 class OpikUnavailable(OpikError):
     """Opik can't be used at all (unreachable, too slow, not Opik, credentials refused): the run
     stops before doing anything, with one message naming the URL and the variables to check."""
+
+
+class OpikAddressError(UsageError):
+    """``OPIK_URL_OVERRIDE`` (or the URL given) is not a URL: refused before any request."""
+
+
+def url_problem(url: str, source: str = OPIK_URL_VAR) -> str | None:
+    """Why ``url`` can't be Opik's address (None when it can): checked before any request, so
+    a value that is not a URL is refused at once instead of being retried as a network error.
+    ``source`` names where it came from (the variable, or a resource's field)."""
+    shown = redact(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        problem: str | None = str(exc)
+    else:
+        problem = None
+        if parts.scheme not in ("http", "https"):
+            problem = "it needs http:// or https://"
+        elif not parts.hostname:
+            problem = "it names no host"
+    if problem is None:
+        return None
+    return (
+        f"{source} is {shown!r}, not a URL ({problem}): give Opik's REST API base, e.g. "
+        "http://HOST:5173/api or https://www.comet.com/opik/api"
+    )
 
 
 def status_of(exc: BaseException | None) -> int | None:

@@ -1,4 +1,5 @@
-"""What Opik holds, as plain values: prompt versions and the project's prompt listing.
+"""What Opik holds, as plain values: prompt versions, the project's prompt listing, experiments
+and their per-item scores.
 
 Built from the SDK's REST models at the edge (``from_rest``); nothing here imports the SDK.
 """
@@ -93,6 +94,15 @@ class Experiment:
     created_at: datetime | None
     links: tuple[VersionLink, ...]
     scores: dict[str, float]  # metric -> Opik's mean over the experiment's traces
+    project_name: str | None = None  # where its dataset lives (Opik's datasets are per project)
+    last_updated_at: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """What changes while the experiment is still running: its traces and its score means.
+        The same fingerprint on two listings means nothing new was scored in between."""
+        scores = ",".join(f"{name}={value!r}" for name, value in sorted(self.scores.items()))
+        return f"{self.trace_count or 0}|{scores}"
 
     @classmethod
     def from_rest(cls, experiment: Any) -> Experiment:
@@ -113,4 +123,37 @@ class Experiment:
                 VersionLink(link.prompt_id, link.prompt_version_id, link.commit) for link in links
             ),
             scores=scores,
+            project_name=getattr(experiment, "project_name", None),
+            last_updated_at=experiment.last_updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class ExperimentItem:
+    """One run of one dataset item in an experiment: which item, and the trace's scores.
+
+    An experiment may run an item several times (``trial_count``): each run is its own item
+    with the same ``dataset_item_id``.
+    """
+
+    id: str
+    experiment_id: str
+    dataset_item_id: str
+    trace_id: str | None
+    scores: dict[str, float]  # metric -> the trace's score (the mean if it was logged twice)
+
+    @classmethod
+    def from_sdk(cls, experiment_id: str, item: Any) -> ExperimentItem:
+        """From the SDK's ``ExperimentItemContent`` (what ``Experiment.get_items()`` returns)."""
+        values: dict[str, list[float]] = {}
+        for score in item.feedback_scores or []:
+            name, value = score.get("name"), score.get("value")
+            if name and isinstance(value, int | float) and not isinstance(value, bool):
+                values.setdefault(name, []).append(float(value))
+        return cls(
+            id=item.id,
+            experiment_id=experiment_id,
+            dataset_item_id=item.dataset_item_id,
+            trace_id=item.trace_id,
+            scores={name: sum(found) / len(found) for name, found in values.items()},
         )

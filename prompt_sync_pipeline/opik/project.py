@@ -21,6 +21,7 @@ class OpikProject:
         self.experiments = Experiments(transport)
         # The access check's lookup of the project, kept for the listing that follows it.
         self._checked_project: tuple[str | None] | None = None
+        self.project_exists: bool | None = None  # known after check_access()
 
     @classmethod
     def connect(
@@ -80,6 +81,7 @@ class OpikProject:
         except OpikError as exc:
             if exc.status_code == 404 and isinstance(getattr(exc.original, "body", None), dict):
                 self._checked_project = (None,)  # Opik's answer: no such project yet
+                self.project_exists = False
                 return
             if exc.status_code is None and _is_validation_error(exc.original):
                 raise OpikUnavailable(not_opik(url, None, "JSON of another shape")) from None
@@ -87,6 +89,7 @@ class OpikProject:
                 unavailable_reason(exc, url, self.settings, self.workspace), exc.status_code
             ) from None
         self._checked_project = (response.data.id,)
+        self.project_exists = True
 
     def _project_id(self) -> str | None:
         """The project's id, None if it doesn't exist yet; the access check's answer once."""

@@ -140,12 +140,21 @@ class PromptLibrary:
         metadata: dict[str, Any],
         change_description: str,
         commit: str,
+        new: bool = False,
     ) -> RemoteVersion:
         """A new version with the caller's ``commit`` (the id stays the server's, so "latest"
         follows Opik's clock): a create retried after a lost answer then
         meets a 409 on that commit, and the version it already made is returned instead of a
-        duplicate; when every answer was lost, the commit is looked up before giving up."""
+        duplicate; when every answer was lost, the commit is looked up before giving up.
+
+        ``new``: the project has no prompt of that name yet. It is created here first, because
+        Opik adds a version to another project's prompt of the same name when this project has
+        none (its name fallback, on writes as on reads).
+        """
         from opik.rest_api.types import PromptVersionDetail
+
+        if new:
+            self._create_prompt(name, structure)
 
         request = PromptVersionDetail(
             commit=commit,
@@ -174,6 +183,20 @@ class PromptLibrary:
                 raise  # not saved, or a genuine clash with someone else's commit
             return existing
         return RemoteVersion.from_rest(created)
+
+    def _create_prompt(self, name: str, structure: TemplateStructure) -> None:
+        """An empty prompt in this project (``POST /prompts`` never falls back to another)."""
+        try:
+            self._transport.call(
+                "write",
+                self._rest.prompts.create_prompt,
+                name=name,
+                project_name=self.project_name,
+                template_structure=structure,
+            )
+        except OpikError as exc:
+            if exc.status_code != 409:  # 409: it exists (an earlier attempt whose answer was lost)
+                raise
 
     def _saved_by_lost_write(self, name: str, commit: str) -> RemoteVersion | None:
         try:

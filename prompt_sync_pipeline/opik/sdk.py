@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .settings import OpikSettings
+from .errors import OpikAddressError, url_problem
+from .settings import OPIK_URL_VAR, OpikSettings
 
 if TYPE_CHECKING:
     import httpx
@@ -37,6 +38,9 @@ def rest_factory(
 
     given: dict[str, Any] = {"url_override": url, "workspace": workspace, "api_key": api_key}
     sdk = opik_config.OpikConfig(**{k: v for k, v in given.items() if v})
+    problem = url_problem(sdk.url_override, "the Opik URL given" if url else OPIK_URL_VAR)
+    if problem is not None:
+        raise OpikAddressError(problem)
 
     def connect() -> OpikApi:
         client = httpx_client.get(
@@ -86,3 +90,34 @@ def send(
             body = response.text
         raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=body)
     return response
+
+
+# The most items one experiment's read returns; the SDK's own default is 10,000.
+EXPERIMENT_ITEMS_LIMIT = 100_000
+
+
+def experiment_items(
+    rest: OpikApi,
+    experiment_id: str,
+    *,
+    name: str | None,
+    dataset_name: str,
+    project_name: str | None,
+) -> list[Any]:
+    """The SDK's own ``Experiment.get_items()``: every item of the experiment with its trace's
+    feedback scores (``ExperimentItemContent``), read by the SDK from Opik's compare view of the
+    experiment's dataset. The ``Experiment`` is built on this REST client; reading needs neither
+    the SDK's global client nor its background streamer."""
+    from opik.api_objects.experiment.experiment import Experiment
+    from opik.api_objects.experiment.experiments_client import ExperimentsClient
+
+    experiment = Experiment(
+        id=experiment_id,
+        name=name,
+        dataset_name=dataset_name,
+        rest_client=rest,
+        streamer=None,  # type: ignore[arg-type]  # only inserts use it
+        experiments_client=ExperimentsClient(rest),
+        project_name=project_name,
+    )
+    return experiment.get_items(max_results=EXPERIMENT_ITEMS_LIMIT, truncate=True)

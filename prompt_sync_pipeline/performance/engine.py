@@ -20,7 +20,9 @@ from ..opik import Experiment, OpikError, RemoteVersion
 from ..opik.project import OpikProject
 from ..sync import composites as comp
 from ..sync.config import SyncConfig
+from .evidence import ItemReader, with_paired_rows
 from .models import ExperimentRun, Kind, PerformanceReport, PromptPerformance, VersionPerformance
+from .paired import DEFAULT_LEVEL
 
 
 class UnknownPrompt(UsageError):
@@ -36,14 +38,31 @@ def managed_prompts(config: SyncConfig) -> list[tuple[str, Kind]]:
     return prompts + [(name, "individual") for name in individuals]
 
 
+def paired_settings(
+    config: SyncConfig, environment: str | None = None, level: float | None = None
+) -> tuple[str, float]:
+    """The environment to pair composites against, and the intervals' level: as given, else
+    the configuration's ``promotion:`` values, else production and 95%."""
+    settings = config.promotion
+    return (
+        environment or (settings.environment if settings else "production"),
+        level if level is not None else (settings.level if settings else DEFAULT_LEVEL),
+    )
+
+
 def collect_performance(
     config: SyncConfig,
     opik: OpikProject,
     *,
     prompt: str | None = None,
     metric: str | None = None,
+    paired: bool = False,
+    environment: str | None = None,
+    level: float = DEFAULT_LEVEL,
 ) -> PerformanceReport:
-    """The performance view of every managed prompt (or just ``prompt``), optionally one metric."""
+    """The performance view of every managed prompt (or just ``prompt``), optionally one metric.
+    With ``paired``, each composite's current version is also compared item by item with the
+    previous version and with the one ``environment`` points to (intervals at ``level``)."""
     prompts = managed_prompts(config)
     if prompt is not None:
         prompts = [(name, kind) for name, kind in prompts if name == prompt]
@@ -55,7 +74,11 @@ def collect_performance(
     workers = min(config.opik.max_concurrency, len(prompts))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prompt-perf") as pool:
         results = list(pool.map(lambda item: _read_prompt(opik, *item, metric=metric), prompts))
-    return PerformanceReport(opik.project_name, tuple(results), metric)
+    if not paired:
+        return PerformanceReport(opik.project_name, tuple(results), metric)
+    reader = ItemReader(opik, config.opik.max_concurrency)
+    results = [with_paired_rows(reader, p, environment, level) for p in results]
+    return PerformanceReport(opik.project_name, tuple(results), metric, environment, level)
 
 
 def _read_prompt(
@@ -121,6 +144,7 @@ def _experiment_run(experiment: Experiment, metric: str | None) -> ExperimentRun
         trace_count=experiment.trace_count,
         created_at=experiment.created_at,
         scores=scores,
+        project_name=experiment.project_name,
     )
 
 
@@ -137,6 +161,8 @@ def _version_performance(
         created_at=version.created_at,
         created_by_tool=created_by_tool(version),
         experiments=tuple(newest_first),
+        environments=version.environments,
+        tags=tuple(version.tags),
     )
 
 

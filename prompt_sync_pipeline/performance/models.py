@@ -23,6 +23,8 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any, Literal
 
+from .paired import PairedComparison
+
 Kind = Literal["composite", "individual"]
 Status = Literal["ok", "no_experiments", "not_in_opik", "failed"]
 SCORE_DECIMALS = 9
@@ -38,6 +40,7 @@ class ExperimentRun:
     trace_count: int | None
     created_at: datetime | None
     scores: Mapping[str, float]
+    project_name: str | None = None  # the project of its dataset, to read its items
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,8 @@ class VersionPerformance:
     created_at: datetime | None
     created_by_tool: bool
     experiments: tuple[ExperimentRun, ...] = ()
+    environments: tuple[str, ...] = ()  # the Opik environments that point to it
+    tags: tuple[str, ...] = ()  # its version tags (e.g. the evidence that promoted it)
 
     @property
     def scores(self) -> dict[str, float]:
@@ -72,6 +77,7 @@ class VersionPerformance:
             "commit": self.commit,
             "created_at": _iso(self.created_at),
             "created_by_tool": self.created_by_tool,
+            "environments": list(self.environments),
             "experiments": [e.to_json() for e in self.experiments],
             "scores": dict(sorted(self.scores.items())),
         }
@@ -90,6 +96,7 @@ class PromptPerformance:
     unlisted_experiments: int = 0
     best: Mapping[str, str] = field(default_factory=dict)
     current_vs_previous: Mapping[str, float] = field(default_factory=dict)
+    paired: tuple[PairedRow, ...] = ()  # composites: the current version, paired item by item
 
     @classmethod
     def build(
@@ -142,6 +149,18 @@ class PromptPerformance:
     def previous(self) -> VersionPerformance | None:
         return self.versions[1] if len(self.versions) > 1 else None
 
+    def paired_numbers(self) -> dict[str, float]:
+        """``delta_vs_<against>_<metric>`` and its ``_low`` and ``_high`` bounds, per paired
+        comparison with an interval (numbers a dashboard plots over time)."""
+        numbers: dict[str, float] = {}
+        for row in self.paired:
+            for metric, c in row.comparisons.items():
+                if c.mean_difference is None or c.low is None or c.high is None:
+                    continue
+                name = f"delta_vs_{row.against}_{metric}"
+                numbers |= {name: c.mean_difference, f"{name}_low": c.low, f"{name}_high": c.high}
+        return numbers
+
     def best_score(self, metric: str) -> float | None:
         label = self.best.get(metric)
         version = next((v for v in self.versions if v.version == label), None)
@@ -158,7 +177,32 @@ class PromptPerformance:
             "versions": [v.to_json() for v in self.versions],
             "best": dict(sorted(self.best.items())),
             "current_vs_previous": dict(sorted(self.current_vs_previous.items())),
+            "paired": [row.to_json() for row in self.paired],
             "unlisted_experiments": self.unlisted_experiments,
+        }
+
+
+@dataclass(frozen=True)
+class PairedRow:
+    """The current version against another one (the previous, or an environment's), item by
+    item, per metric both were scored on over a shared dataset."""
+
+    against: str  # "previous", or the environment's name
+    candidate: str  # the current version's label
+    other: str | None  # the other version's label; None: no such version
+    comparisons: Mapping[str, PairedComparison] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        other = "previous" if self.against == "previous" else f"{self.against}'s"
+        return f"current {self.candidate} vs {other} {self.other or '(none)'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "against": self.against,
+            "candidate": self.candidate,
+            "other": self.other,
+            "comparisons": {m: c.to_json() for m, c in sorted(self.comparisons.items())},
         }
 
 
@@ -169,6 +213,8 @@ class PerformanceReport:
     project: str
     prompts: tuple[PromptPerformance, ...]
     metric: str | None = None
+    environment: str | None = None  # the environment the composites were paired against
+    level: float | None = None  # the paired intervals' level; None: not paired
 
     @property
     def failed(self) -> list[PromptPerformance]:
@@ -178,6 +224,8 @@ class PerformanceReport:
         return {
             "project": self.project,
             "metric": self.metric,
+            "environment": self.environment,
+            "level": self.level,
             "prompts": [p.to_json() for p in self.prompts],
         }
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from .models import PerformanceReport, PromptPerformance, VersionPerformance
+from .paired import PairedComparison
 
 HEADERS = ("version", "commit", "created (UTC)", "by", "experiment", "dataset", "traces")
 _NUMERIC_COLUMNS = {"traces"}
@@ -110,6 +111,8 @@ def write_text(report: PerformanceReport, out: TextIO) -> None:
     scope = f", metric {report.metric}" if report.metric else ""
     print(f"Experiment scores per prompt version in Opik project {report.project}{scope}", file=out)
     print("(a version's score is the mean of its experiments' means; * marks the best)", file=out)
+    if report.level is not None:
+        print(_paired_legend(report), file=out)
     for prompt in report.prompts:
         print(file=out)
         print(headline(prompt, report.metric), file=out)
@@ -145,7 +148,8 @@ def to_markdown(report: PerformanceReport) -> str:
     scope = f", metric {_md(report.metric)}" if report.metric else ""
     lines = [
         f"Experiment scores per prompt version in Opik project {_md(report.project)}{scope}. "
-        "A version's score is the mean of its experiments' means; **bold** marks the best.",
+        "A version's score is the mean of its experiments' means; **bold** marks the best."
+        + (f" {_md(_paired_legend(report))}" if report.level is not None else ""),
     ]
     for prompt in report.prompts:
         lines += ["", f"#### {_md(headline(prompt, report.metric))}"]
@@ -167,6 +171,14 @@ def to_markdown(report: PerformanceReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _paired_legend(report: PerformanceReport) -> str:
+    against = f"previous version and {report.environment}'s" if report.environment else "previous"
+    return (
+        f"(paired: the current composite version minus the {against}, item by item over the "
+        "dataset items both were scored on: mean difference [confidence interval])"
+    )
+
+
 def _numeric_columns(header: list[str]) -> set[int]:
     return {i for i, h in enumerate(header) if i >= len(HEADERS) or h in _NUMERIC_COLUMNS}
 
@@ -176,9 +188,38 @@ def _shown_versions(prompt: PromptPerformance) -> list[VersionPerformance]:
     return [v for v in prompt.versions if v.experiments or v.id in current_and_previous]
 
 
+def paired_lines(prompt: PromptPerformance) -> Iterator[str]:
+    """The current version against the previous one and the environment's, item by item:
+    ``current v3 vs previous v2, paired: accuracy +0.3500 [+0.2691, +0.4309] (95%, n=40)``."""
+    for row in prompt.paired:
+        if row.other is None:
+            yield f"{row.title}: no such version"
+        elif row.other == row.candidate:
+            yield f"{row.title}: the same version"
+        elif not row.comparisons:
+            yield f"{row.title}, paired: no metric scored on both over a shared dataset"
+        else:
+            cells = ", ".join(
+                f"{metric} {paired_cell(c)}" for metric, c in sorted(row.comparisons.items())
+            )
+            yield f"{row.title}, paired: {cells}"
+
+
+def paired_cell(c: PairedComparison) -> str:
+    if c.mean_difference is None:
+        return "no paired items"
+    if c.low is None or c.high is None:
+        return f"{signed(c.mean_difference)} (n={c.n}, no interval)"
+    return (
+        f"{signed(c.mean_difference)} [{signed(c.low)}, {signed(c.high)}] "
+        f"({c.level * 100:g}%, n={c.n})"
+    )
+
+
 def _notes(prompt: PromptPerformance) -> Iterator[str]:
     if line := trend(prompt):
         yield line
+    yield from paired_lines(prompt)
     if hidden := _hidden_versions(prompt):
         yield f"({_plural(hidden, 'older version')} without experiments not shown)"
     if prompt.unlisted_experiments:

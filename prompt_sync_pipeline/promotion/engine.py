@@ -9,6 +9,7 @@ Opik keeps versions' environments but no history of their moves, so this tag is 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ..opik import OpikError, RemoteVersion
 from ..opik.project import OpikProject
@@ -16,18 +17,10 @@ from ..performance import PromptPerformance, VersionPerformance, collect_perform
 from ..sync import composites as comp
 from ..sync.charter import load_charter
 from ..sync.config import SyncConfig
-from ..sync.formatting import version_label
 from ..sync.messages import Fixes
-from .models import (
-    Comparison,
-    Outcome,
-    ReleaseRefused,
-    ReleaseResult,
-    ReleaseUsageError,
-    choose_metric,
-    compare,
-    describe_side,
-)
+from ..sync.state import SyncState, load_state
+from .gate import PairedDecision, evidence_prefix, evidence_tag
+from .models import ReleaseRefused, ReleaseResult, ReleaseUsageError
 
 ENV_TAG_PREFIX = "prompt-sync-env:"
 _TAG_LIMIT = 100  # Opik's longest version tag
@@ -46,6 +39,19 @@ def recorded_previous(version: RemoteVersion, environment: str) -> str | None:
     return found[-1] if found else None
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a promotion was asked for; None: the configuration's ``promotion:`` value, or the
+    built-in default."""
+
+    version: str | None = None
+    metric: str | None = None
+    min_delta: float | None = None
+    gate: str | None = None
+    level: float | None = None
+    min_items: int | None = None
+
+
 class Releaser:
     """Promotes and rolls back the composites of one configuration in one Opik project."""
 
@@ -55,211 +61,75 @@ class Releaser:
         self.prompts = opik.prompts
         self.fixes = fixes or Fixes()
 
-    # Promote ---------------------------------------------------------------------------------
+    # Promote and roll back ---------------------------------------------------------------------
 
     def promote(
         self,
         composite: str,
-        environment: str,
+        environment: str | None = None,
         *,
         version: str | None = None,
         metric: str | None = None,
-        min_delta: float = 0.0,
+        min_delta: float | None = None,
         force: bool = False,
         dry_run: bool = False,
+        gate: str | None = None,
+        level: float | None = None,
+        min_items: int | None = None,
     ) -> ReleaseResult:
-        """Point ``environment`` at ``version`` (default: the charter's current composite) if its
-        experiments score at least the environment's current version's plus ``min_delta``."""
-        self._check_composite(composite)
-        self._check_environment(environment)
-        history = self._history(composite)
-        candidate = (
-            self._by_label(history, version) if version else self._charters(composite, history)
-        )
-        current = _holder(history, environment)
-        if current is not None and current.id == candidate.id:
-            return ReleaseResult(
-                "promote",
-                composite,
-                "unchanged",
-                f"{environment} already points to {composite} {version_label(candidate)}",
-                environment=environment,
-                version=candidate.version_number,
-                previous=candidate.version_number,
-            )
-        performance = self._performance(composite, metric)
-        candidate_perf = _performance_of(performance, candidate)
-        current_perf = _performance_of(performance, current) if current else None
-        chosen = choose_metric(candidate_perf, current_perf, metric)
-        comparison = compare(candidate_perf, current_perf, chosen, min_delta)
-        was = current.version_number if current else None
-        if not comparison.passes and not force:
-            return ReleaseResult(
-                "promote",
-                composite,
-                "refused",
-                _refusal(composite, environment, comparison),
-                environment=environment,
-                version=was,
-                previous=was,
-                comparison=comparison,
-            )
-        outcome: Outcome = "promoted" if comparison.passes else "forced"
-        if dry_run:
-            return ReleaseResult(
-                "promote",
-                composite,
-                "would_promote",
-                f"dry run: would point {environment} at {composite} {version_label(candidate)}"
-                + (f" (now {was})" if was else "")
-                + ("" if comparison.passes else ", with --force despite the scores"),
-                environment=environment,
-                version=was,
-                previous=was,
-                comparison=comparison,
-            )
-        notes = self._move(environment, candidate, current, record=True)
-        forced = "" if outcome == "promoted" else " with --force, despite the scores"
-        return ReleaseResult(
-            "promote",
-            composite,
-            outcome,
-            f"promoted {composite} {version_label(candidate)} to {environment}{forced}"
-            + (f" (was {was})" if was else " (it pointed to no version before)"),
-            environment=environment,
-            version=candidate.version_number,
-            previous=was,
-            comparison=comparison,
-            notes=notes,
-        )
+        """Point ``environment`` at ``version`` (default: the charter's current composite) if the
+        gate passes: by default the paired gate (the interval of the per-item difference above
+        ``min_delta``, at least ``min_items`` pairs); ``gate="mean"``: the experiment means.
+        Values left None come from the configuration's ``promotion:`` section, else defaults."""
+        from .promote import promote
 
-    # Roll back -------------------------------------------------------------------------------
+        return promote(
+            self,
+            composite,
+            environment,
+            Asked(version, metric, min_delta, gate, level, min_items),
+            force=force,
+            dry_run=dry_run,
+        )
 
     def rollback(
-        self, composite: str, *, to: str | None = None, environment: str | None = None
-    ) -> ReleaseResult:
-        """With ``environment``: move it back (to ``to``, or where it pointed before the last
-        promotion). Without: restore ``to`` (default: the previous version) as the new latest."""
-        self._check_composite(composite)
-        history = self._history(composite)
-        if environment is None:
-            return self._restore(composite, history, to)
-        self._check_environment(environment)
-        current = _holder(history, environment)
-        if to is not None:
-            target = self._by_label(history, to)
-        else:
-            target = self._recorded_target(composite, environment, history, current)
-        if current is not None and current.id == target.id:
-            return ReleaseResult(
-                "rollback",
-                composite,
-                "unchanged",
-                f"{environment} already points to {composite} {version_label(target)}",
-                environment=environment,
-                version=target.version_number,
-                previous=target.version_number,
-            )
-        # An explicit target is a move like a promotion (recorded, so it can be undone); stepping
-        # back along the record keeps the older records, so a second rollback steps further back.
-        notes = self._move(environment, target, current, record=to is not None)
-        was = current.version_number if current else None
-        return ReleaseResult(
-            "rollback",
-            composite,
-            "rolled_back",
-            f"rolled {environment} back to {composite} {version_label(target)}"
-            + (f" (was {was})" if was else ""),
-            environment=environment,
-            version=target.version_number,
-            previous=was,
-            notes=notes,
-        )
-
-    def _recorded_target(
         self,
         composite: str,
-        environment: str,
-        history: list[RemoteVersion],
-        current: RemoteVersion | None,
-    ) -> RemoteVersion:
-        if current is None:
-            raise ReleaseRefused(
-                f"{environment} points to no version of {composite}: nothing to roll back"
-            )
-        previous = recorded_previous(current, environment)
-        if previous is None:
-            raise ReleaseRefused(
-                f"{environment} points to {composite} {version_label(current)}, and Opik holds no "
-                f"record of where it pointed before (it was not moved there by prompt-sync): "
-                f"name the version with --to vN"
-            )
-        if previous == "none":
-            raise ReleaseRefused(
-                f"{environment} pointed to no version of {composite} before {version_label(current)}: "
-                f"name a version with --to vN"
-            )
-        target = next((v for v in history if v.commit == previous), None)
-        if target is None:
-            raise ReleaseRefused(
-                f"{environment} pointed to commit {previous} of {composite} before, which Opik "
-                f"no longer lists: name a version with --to vN"
-            )
-        return target
-
-    def _restore(
-        self, composite: str, history: list[RemoteVersion], to: str | None
+        *,
+        to: str | None = None,
+        environment: str | None = None,
+        dry_run: bool = False,
     ) -> ReleaseResult:
-        latest = history[0]
-        if to is not None:
-            source = self._by_label(history, to)
-        elif len(history) > 1:
-            source = history[1]
-        else:
-            raise ReleaseRefused(
-                f"{composite} has a single version in Opik ({version_label(latest)}): nothing to restore"
-            )
-        if source.id == latest.id:
-            raise ReleaseRefused(
-                f"{version_label(source)} is already the latest version of {composite}: nothing to restore"
-            )
-        restored = self.prompts.restore_version(source.prompt_id, source.id)
-        notes = []
-        if self.config.opik.pull_environment:
-            notes.append(
-                f"the sync pulls the version {self.config.opik.pull_environment} points to, not "
-                f"the latest: roll that environment back with --environment to change what it pulls"
-            )
-        return ReleaseResult(
-            "rollback",
-            composite,
-            "restored",
-            f"restored {composite} {version_label(source)} as {version_label(restored)}, the new latest version "
-            f"(it was {latest.version_number}); the next sync pulls it into the charter",
-            environment=None,
-            version=restored.version_number,
-            previous=source.version_number,
-            notes=tuple(notes),
-        )
+        """With ``environment``: move it back (to ``to``, or where it pointed before the last
+        promotion). Without: restore ``to`` (default: the previous version) as the new latest.
+        Either way the result says what the next sync will do; ``dry_run`` only says it."""
+        from .rollback import rollback
+
+        return rollback(self, composite, to=to, environment=environment, dry_run=dry_run)
 
     # Opik --------------------------------------------------------------------------------------
 
-    def _move(
+    def move(
         self,
         environment: str,
         target: RemoteVersion,
         current: RemoteVersion | None,
         *,
         record: bool,
+        evidence: PairedDecision | None = None,
     ) -> tuple[str, ...]:
-        """Point ``environment`` at ``target``; with ``record``, tag where it came from first,
-        so a failed write never leaves an environment moved without its record."""
+        """Point ``environment`` at ``target``; with ``record``, tag where it came from first
+        (and the paired gate's ``evidence``, replacing an older one), so a failed write never
+        leaves an environment moved without its record."""
         notes: tuple[str, ...] = ()
         if record:
             tag = env_tag(environment, current)
             if len(tag) <= _TAG_LIMIT:
-                prefix = f"{ENV_TAG_PREFIX}{environment}:"
-                kept = [t for t in target.tags if not t.startswith(prefix)]
+                prefixes = (f"{ENV_TAG_PREFIX}{environment}:", evidence_prefix(environment))
+                kept = [t for t in target.tags if not t.startswith(prefixes)]
+                proof = evidence_tag(environment, evidence) if evidence else None
+                if proof is not None and len(proof) <= _TAG_LIMIT:
+                    kept.append(proof)
                 self.prompts.set_tags(target.id, [*kept, tag])
             else:
                 notes = (
@@ -272,7 +142,7 @@ class Releaser:
         )
         return notes
 
-    def _history(self, composite: str) -> list[RemoteVersion]:
+    def history(self, composite: str) -> list[RemoteVersion]:
         latest = self.prompts.get_version(composite)
         if latest is None:
             raise ReleaseRefused(
@@ -281,17 +151,15 @@ class Releaser:
             )
         versions = {v.id: v for v in self.prompts.history(latest.prompt_id)}
         versions.setdefault(latest.id, latest)
-        return sorted(versions.values(), key=_number, reverse=True)
+        return sorted(versions.values(), key=number, reverse=True)
 
-    def _performance(self, composite: str, metric: str | None) -> PromptPerformance:
-        (performance,) = collect_performance(
-            self.config, self.opik, prompt=composite, metric=metric
-        ).prompts
+    def performance(self, composite: str) -> PromptPerformance:
+        (performance,) = collect_performance(self.config, self.opik, prompt=composite).prompts
         if performance.error is not None:
             raise OpikError(performance.error)
         return performance
 
-    def _charters(self, composite: str, history: list[RemoteVersion]) -> RemoteVersion:
+    def charters(self, composite: str, history: list[RemoteVersion]) -> RemoteVersion:
         """The newest version whose content is the charter's rebuild of the composite."""
         charter = load_charter(self.config.charter)
         spec = self.config.composites[composite]
@@ -312,7 +180,7 @@ class Releaser:
             f"({self.fixes.sync()}), or name a version with --version vN"
         )
 
-    def _by_label(self, history: list[RemoteVersion], label: str) -> RemoteVersion:
+    def by_label(self, history: list[RemoteVersion], label: str) -> RemoteVersion:
         if not _VERSION_LABEL.match(label):
             raise ReleaseUsageError(f"{label!r} is not a version: write it as v3")
         found = next((v for v in history if v.version_number == label), None)
@@ -321,14 +189,23 @@ class Releaser:
             raise ReleaseUsageError(f"no version {label} (the newest is {newest})")
         return found
 
-    def _check_composite(self, composite: str) -> None:
+    def check_composite(self, composite: str) -> None:
         if composite not in self.config.composites:
             raise ReleaseUsageError(
                 f"{composite!r} is not a composite of the configuration; it manages "
                 + ", ".join(self.config.composites)
             )
 
-    def _check_environment(self, environment: str) -> None:
+    def state(self) -> SyncState | None:
+        """This copy's sync state (what the next sync decides against); None without one."""
+        return load_state(
+            self.config.state_path,
+            workspace=self.opik.workspace,
+            project=self.config.opik.project_name,
+            fixes=self.fixes,
+        )
+
+    def check_environment(self, environment: str) -> None:
         known = self.prompts.environment_names()
         if environment not in known:
             raise ReleaseUsageError(
@@ -337,43 +214,18 @@ class Releaser:
             )
 
 
-def _holder(history: list[RemoteVersion], environment: str) -> RemoteVersion | None:
+def holder(history: list[RemoteVersion], environment: str) -> RemoteVersion | None:
     return next((v for v in history if environment in v.environments), None)
 
 
-def _performance_of(performance: PromptPerformance, version: RemoteVersion) -> VersionPerformance:
+def number(version: RemoteVersion) -> tuple[int, str]:
+    label = version.version_number or ""
+    return (int(label[1:]) if _VERSION_LABEL.match(label) else -1, version.id)
+
+
+def performance_of(performance: PromptPerformance, version: RemoteVersion) -> VersionPerformance:
     found = next((v for v in performance.versions if v.id == version.id), None)
     # A version created between the two reads has no experiments yet.
     return found or VersionPerformance(
         version.id, version.version_number or version.commit, version.commit, None, False
     )
-
-
-def _refusal(composite: str, environment: str, comparison: Comparison) -> str:
-    assert comparison.current is not None
-    lines = [
-        f"refused: {composite} {comparison.candidate.version} does not beat {environment}'s "
-        f"{comparison.current.version}" + (f" on {comparison.metric}" if comparison.metric else "")
-    ]
-    if not comparison.comparable:
-        datasets = ", ".join(comparison.datasets) or "none"
-        lines.append(
-            "no experiments to compare: both versions need experiments scoring "
-            + (comparison.metric or "a metric")
-            + f" on the same dataset (shared datasets: {datasets})"
-        )
-    lines.append(describe_side("candidate", comparison.candidate, comparison.metric))
-    lines.append(describe_side(f"{environment}'s", comparison.current, comparison.metric))
-    if comparison.required is not None:
-        lines.append(
-            f"required: at least {comparison.required:.4f} "
-            f"({environment}'s score {comparison.min_delta:+.4f}), "
-            f"over datasets {', '.join(comparison.datasets)}"
-        )
-    lines.append("`--force` promotes it anyway")
-    return "\n".join(lines)
-
-
-def _number(version: RemoteVersion) -> tuple[int, str]:
-    label = version.version_number or ""
-    return (int(label[1:]) if _VERSION_LABEL.match(label) else -1, version.id)

@@ -11,10 +11,15 @@ to the datasets both versions were evaluated on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import UsageError
+from ..errors import Refused, UsageError
+from ..performance.evidence import scored_datasets, shared_metrics
 from ..performance.models import SCORE_DECIMALS, ExperimentRun, VersionPerformance, mean_scores
+
+if TYPE_CHECKING:
+    from .gate import GateKind, PairedDecision
+    from .next_sync import NextSync
 
 Outcome = Literal[
     "promoted",  # the gate passed and the environment moved
@@ -22,8 +27,11 @@ Outcome = Literal[
     "would_promote",  # dry run: the gate passed, nothing moved
     "refused",  # the gate did not pass, or nothing comparable: nothing moved
     "unchanged",  # the environment already points there
+    "nothing_to_roll_back",  # no earlier version to go back to: nothing moved, nothing wrong
     "rolled_back",  # the environment moved back
+    "would_roll_back",  # dry run of a rollback: nothing moved
     "restored",  # an old version was restored as the new latest one
+    "would_restore",  # dry run of a restore: nothing restored
 ]
 
 
@@ -31,7 +39,7 @@ class ReleaseUsageError(UsageError):
     """The command named something that does not exist (composite, version, environment, metric)."""
 
 
-class ReleaseRefused(Exception):
+class ReleaseRefused(Refused):
     """The move can't be made as asked; the message says why and what to do. Nothing changed."""
 
 
@@ -93,29 +101,42 @@ class Comparison:
         }
 
 
-def scored_datasets(version: VersionPerformance, metric: str) -> set[str]:
-    return {e.dataset for e in version.experiments if e.dataset and metric in e.scores}
-
-
-def shared_metrics(candidate: VersionPerformance, current: VersionPerformance) -> list[str]:
-    """The metrics both versions were scored on over at least one common dataset."""
-    metrics = {m for e in candidate.experiments for m in e.scores}
-    return sorted(m for m in metrics if scored_datasets(candidate, m) & scored_datasets(current, m))
-
-
 def choose_metric(
-    candidate: VersionPerformance, current: VersionPerformance | None, metric: str | None
-) -> str | None:
-    """The metric asked for; else the only one both versions share. Several: the user chooses."""
-    if metric is not None or current is None:
-        return metric
+    candidate: VersionPerformance,
+    current: VersionPerformance | None,
+    metric: str | None,
+    *,
+    known: list[str] | None = None,
+    source: str = "as asked",
+) -> tuple[str | None, str]:
+    """The metric to compare and why: the one asked for (it must be a metric some experiment of
+    the composite scored, ``known``); else the only one both versions share. Several: the user
+    chooses."""
+    if metric is not None:
+        if known is not None and metric not in known:
+            names = ", ".join(known) if known else "none: no experiment scored any metric yet"
+            raise ReleaseUsageError(
+                f"metric {metric!r} was not scored by any experiment of these versions; "
+                f"the metrics scored: {names}"
+            )
+        return metric, source
+    if current is None:
+        return None, "no metric needed: the environment holds no version to beat"
     shared = shared_metrics(candidate, current)
     if len(shared) > 1:
         raise ReleaseUsageError(
             f"{candidate.version} and {current.version} were both scored on {', '.join(shared)}: "
             "choose one with --metric"
         )
-    return shared[0] if shared else None
+    if shared:
+        return shared[0], (
+            f"the only metric both {candidate.version} and {current.version} were scored on, "
+            "over a shared dataset"
+        )
+    return None, (
+        f"no metric: {candidate.version} and {current.version} were never scored on the same "
+        "metric over a shared dataset"
+    )
 
 
 def compare(
@@ -153,7 +174,8 @@ def _side(version: VersionPerformance, metric: str | None, datasets: set[str] | 
 def describe_side(label: str, side: Side, metric: str | None) -> str:
     """``production's v2: accuracy 0.6667 (mean of 2 experiments: a, b)``."""
     if side.score is None:
-        return f"{label} {side.version}: no experiment scoring {metric} on a shared dataset"
+        scoring = f"scoring {metric}" if metric else "scoring a metric both share"
+        return f"{label} {side.version}: no experiment {scoring} on a shared dataset"
     names = ", ".join(e.name for e in side.experiments)
     count = len(side.experiments)
     return (
@@ -173,12 +195,29 @@ class ReleaseResult:
     environment: str | None = None
     version: str | None = None  # where the environment points now, or the restored version
     previous: str | None = None  # where it pointed before, or the version restored from
-    comparison: Comparison | None = None
+    comparison: Comparison | None = None  # the experiment means (the mean gate's evidence)
     notes: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()  # the lines under the message: the evidence, the next sync
+    gate: GateKind | None = None  # which gate decided (promote only)
+    paired: PairedDecision | None = None  # the paired gate's evidence and verdict
+    metric_reason: str | None = None  # why this metric was compared
+    next_sync: NextSync | None = None  # rollback: what the next sync will do
 
     @property
     def ok(self) -> bool:
         return self.outcome != "refused"
+
+    def numbers(self) -> dict[str, float | int]:
+        """The decision's numbers: both mean scores, and the paired gate's (Dagster metadata)."""
+        found: dict[str, float | int] = {}
+        if self.comparison is not None:
+            if self.comparison.candidate.score is not None:
+                found["candidate_score"] = self.comparison.candidate.score
+            if self.comparison.current is not None and self.comparison.current.score is not None:
+                found["current_score"] = self.comparison.current.score
+        if self.paired is not None:
+            found.update(self.paired.numbers())
+        return found
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -190,6 +229,11 @@ class ReleaseResult:
             "environment": self.environment,
             "version": self.version,
             "previous": self.previous,
+            "gate": self.gate,
+            "metric_reason": self.metric_reason,
+            "paired": self.paired.to_json() if self.paired else None,
             "comparison": self.comparison.to_json() if self.comparison else None,
+            "next_sync": self.next_sync.to_json() if self.next_sync else None,
+            "details": list(self.details),
             "notes": list(self.notes),
         }

@@ -22,16 +22,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import UsageError
 from .atomic import atomic_write_text
 from .composites import Parts, TemplateType
+from .messages import lock_unavailable
+from .validation import describe
 
 log = logging.getLogger(__name__)
 
 
 class CharterError(UsageError):
-    """The charter file is missing, unreadable or invalid. Nothing was changed."""
+    """The charter file is missing, unreadable or invalid. Nothing was changed.
+
+    ``problems`` lists each problem on its own (e.g. every prompt entry that doesn't validate).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 class CharterLocked(CharterError):
     """Another prompt-sync process holds the charter."""
+
+
+class CharterReadOnly(CharterError):
+    """The charter's directory takes no new file (the lock): a read-only checkout."""
 
 
 class CharterChanged(CharterError):
@@ -67,11 +80,9 @@ class Charter:
             try:
                 self.prompts[name] = PromptTemplate.model_validate(entry)
             except ValidationError as exc:
-                for error in exc.errors():
-                    key = ".".join(str(p) for p in error["loc"]) or "(entry)"
-                    problems.append(f"prompt {name!r}, {key}: {error['msg']}")
+                problems += [f"prompt {name!r}: {p}" for p in describe(exc, PromptTemplate)]
         if problems:
-            raise CharterError(f"{path}: " + "; ".join(problems))
+            raise CharterError(f"{path}: " + "; ".join(problems), problems)
 
     def __getitem__(self, name: str) -> PromptTemplate:
         return self.prompts[name]
@@ -191,6 +202,8 @@ def charter_lock(path: Path, timeout_seconds: float) -> Iterator[None]:
             f"{path}: another prompt-sync run holds {lock_path} (waited {timeout_seconds:g}s); "
             "wait for it to finish and retry"
         ) from None
+    except OSError as exc:  # a read-only checkout, an immutable directory
+        raise CharterReadOnly(lock_unavailable(lock_path, exc)) from None
     try:
         yield
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -19,9 +19,7 @@ from pydantic import (
 from ..errors import UsageError
 from ..opik.settings import OpikSettings, Strict
 from .bulk import collector_paused
-
-if TYPE_CHECKING:
-    from .charter import Charter
+from .validation import describe
 
 CONFIG_ENV_VAR = "PROMPT_SYNC_CONFIG"
 # forseti_charter.json -> forseti_charter.sync-state.json, in the same directory.
@@ -84,6 +82,19 @@ class SensorSettings(Strict):
     run_pushes: bool = False
 
 
+class PromotionSettings(Strict):
+    """``promote``'s defaults, and the opt-in gate that promotes by itself (``auto``): when the
+    ``opik_prompt_changes`` sensor sees a finished experiment on a composite's version, it
+    promotes that version to ``environment`` if the paired gate passes."""
+
+    environment: str = Field(default="production", min_length=1)
+    metric: str | None = None  # default: the only metric both versions were scored on
+    min_delta: float = 0.0  # the margin the interval's lower bound must clear
+    level: float = Field(default=0.95, ge=0.5, lt=1)  # the confidence interval's
+    min_items: int = Field(default=30, ge=2)  # paired dataset items at least
+    auto: bool = False
+
+
 class SyncConfig(Strict):
     """Validated configuration, with the charter path resolved against the config file."""
 
@@ -96,6 +107,7 @@ class SyncConfig(Strict):
     schedule_timezone: str = "UTC"
     git: GitSettings | None = None  # absent: the run never touches git
     sensor: SensorSettings = SensorSettings()
+    promotion: PromotionSettings | None = None  # absent: promote's built-in defaults, no auto
     _users: tuple[dict[str, CompositeSpec], dict[str, list[str]]] | None = PrivateAttr(None)
 
     @field_validator("schedule_timezone")
@@ -143,24 +155,6 @@ class SyncConfig(Strict):
         return self._users[1]
 
 
-def check_charter(config: SyncConfig, charter: Charter) -> None:
-    """The composite table against the charter: every part a prompt of the charter, one template
-    type per composite. Raises ``ConfigError`` (nothing read from Opik, nothing written)."""
-    for name, spec in config.composites.items():
-        missing = [p for p in spec.parts().values() if p not in charter]
-        if missing:
-            raise ConfigError(
-                f"composite {name!r} uses {', '.join(map(repr, missing))}, "
-                f"not in the charter {config.charter}"
-            )
-        types = {charter[p].type for p in spec.parts().values()}
-        if len(types) > 1:
-            raise ConfigError(
-                f"composite {name!r} mixes template types {sorted(types)}; "
-                "its parts must share one type"
-            )
-
-
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The config file named on the command line, else by ``PROMPT_SYNC_CONFIG``."""
     raw = explicit or os.environ.get(CONFIG_ENV_VAR)
@@ -170,29 +164,47 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
+    """The configuration in the YAML file ``path`` (else ``PROMPT_SYNC_CONFIG``), validated;
+    raises ``ConfigError`` naming the file and every problem found in it."""
     config_path = resolve_config_path(path)
-    if config_path.is_dir():
-        raise ConfigError(f"{config_path}: is a directory; give the path of prompt_sync.yaml")
-    try:
-        # The C loader when PyYAML has it: a table of thousands of composites loads in a blink.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        with collector_paused():
-            raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=loader)
-    except FileNotFoundError:
-        raise ConfigError(f"{config_path}: configuration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{config_path}: cannot read the configuration: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from None
-    if raw is None:
-        raise ConfigError(f"{config_path}: the configuration file is empty")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{config_path}: expected a mapping at the top level")
+    raw = read_config_file(config_path)
     try:
         with collector_paused():
             config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{config_path}: {_describe(exc)}") from None
+        raise ConfigError(f"{config_path}: " + "; ".join(describe(exc, SyncConfig))) from None
+    return resolved(config, config_path)
+
+
+def read_config_file(config_path: Path) -> dict[str, Any]:
+    """The YAML mapping in the file; ``ConfigError`` if it can't be read, is not YAML, holds a
+    key twice (YAML would silently keep the last one) or is not a mapping."""
+    if config_path.is_dir():
+        raise ConfigError(f"{config_path}: is a directory; give the path of prompt_sync.yaml")
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        with collector_paused():
+            raw = yaml.load(text, Loader=_StrictLoader)
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: cannot read the configuration: {exc}") from None
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            f"{config_path}: the key {exc.key!r} appears more than once (line {exc.line}); "
+            "keep one copy (YAML would silently keep the last)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML ({_where(exc)})") from None
+    if raw is None:
+        raise ConfigError(f"{config_path}: the configuration file is empty")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: expected a mapping at the top level")
+    return raw
+
+
+def resolved(config: SyncConfig, config_path: Path) -> SyncConfig:
+    """Paths in the configuration, resolved against the file's directory."""
     charter = (
         config.charter if config.charter.is_absolute() else config_path.parent / config.charter
     )
@@ -205,9 +217,36 @@ def load_config(path: str | os.PathLike[str] | None = None) -> SyncConfig:
     return config
 
 
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"{key}: {error['msg']}")
-    return "; ".join(problems)
+# The C loader when PyYAML has it: a table of thousands of composites loads in a blink. Its
+# constructor is Python's, so refusing a duplicate key costs one set per mapping.
+if TYPE_CHECKING:
+    _Loader = yaml.SafeLoader
+else:
+    _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _StrictLoader(_Loader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise _DuplicateKey(key_node.value, key_node.start_mark.line + 1)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    """Where and what, without PyYAML's ``in "<unicode string>"`` (the caller names the file)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = exc.problem or exc.context or "syntax error"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return str(exc)

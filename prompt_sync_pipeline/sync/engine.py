@@ -10,6 +10,7 @@ beside the charter); ``decide`` tells "Opik was optimized" apart from "the chart
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 
 from ..opik.project import OpikProject
 from . import pull as pull_step
@@ -18,7 +19,8 @@ from . import races
 from .bases import Bases
 from .bulk import frozen_heap
 from .charter import Charter, charter_lock, load_charter
-from .config import SyncConfig, check_charter
+from .check import composite_problems
+from .config import ConfigError, SyncConfig
 from .context import SyncRun
 from .messages import Fixes
 from .plan import CompositeRead, PullPlan
@@ -38,14 +40,18 @@ def run_sync(
     progress: Progress | None = None,
     fixes: Fixes | None = None,
     rebuild_state: bool = False,
+    opik: OpikProject | None = None,
 ) -> SyncReport:
-    """One sync run on its own Opik connection (from the SDK's environment variables).
+    """One sync run, on ``opik`` or on its own Opik connection (from the SDK's variables).
 
     ``keep`` holds the user's resolutions; ``fixes`` is how the user runs the tool (e.g. with
     ``--config PATH``), for the fix commands in messages. Raises ``OpikUnavailable`` before any
     work when Opik can't be used at all, and a ``UsageError`` before any request on bad input.
     """
-    with OpikProject.connect(config.opik) as opik:
+    connection: AbstractContextManager[OpikProject] = (
+        nullcontext(opik) if opik is not None else OpikProject.connect(config.opik)
+    )
+    with connection as opik:
         engine = SyncEngine(
             config,
             opik,
@@ -91,7 +97,13 @@ class SyncEngine:
     def sync(self, *, pull: bool = True, push: bool = True, keep: Resolutions = NONE) -> SyncReport:
         """A full run under the charter lock: pull, then push individuals and composites."""
         report = SyncReport(dry_run=self.dry_run)
-        with charter_lock(self.config.charter, self.config.lock_timeout_seconds):
+        # A dry run writes nothing, so it takes no lock: `plan` works on a read-only checkout.
+        lock: AbstractContextManager[None] = (
+            nullcontext()
+            if self.dry_run
+            else charter_lock(self.config.charter, self.config.lock_timeout_seconds)
+        )
+        with lock:
             charter = self.load_charter()
             self.state.load()  # an unusable state file stops the run before any request
             races.settle(self.run, keep, report)
@@ -107,7 +119,9 @@ class SyncEngine:
     def load_charter(self) -> Charter:
         """The charter, checked against the composite table (unknown names fail before any write)."""
         charter = load_charter(self.config.charter)
-        check_charter(self.config, charter)
+        problems = composite_problems(self.config.composites, charter)
+        if problems:
+            raise ConfigError("; ".join(problems))
         return charter
 
     def read_composites(

@@ -7,12 +7,13 @@ returns typed outcomes and calls these functions to word them.
 
 from __future__ import annotations
 
+import errno
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .formatting import chat_text, indent, version_label
 
@@ -170,6 +171,19 @@ def not_pulled(composite: str, version: Versioned, malformed: str | None, fixes:
     return f"changed in Opik since the last sync ({version_label(version)}): pull first"
 
 
+def stale_individual(version: Versioned, unpulled: Mapping[str, str], fixes: Fixes) -> str:
+    """An individual prompt changed in Opik that no pull could bring into the charter."""
+    where = f"changed in Opik since the last sync ({version_label(version)})"
+    if not unpulled:
+        return f"{where}: pull first ({fixes.sync()})"
+    names = ", ".join(f"{name} ({kind})" for name, kind in sorted(unpulled.items()))
+    noun = "composite" if len(unpulled) == 1 else "composites"
+    fix = " or ".join(
+        f"fix {name} in Opik or {fixes.keep_charter(name)}" for name in sorted(unpulled)
+    )
+    return f"{where}; its {noun} {names} can't be pulled: {fix}"
+
+
 def type_switch_behind(
     switch: str,
     composite: str,
@@ -185,3 +199,96 @@ def type_switch_behind(
         f"{remote_type!r} in Opik: switch every one of them in Opik, or keep the charter's type "
         f"with {fixes.keep_charter(composite)}"
     )
+
+
+def write_failed(path: Path, error: OSError) -> str:
+    """A file of the charter's copy that could not be written (it is as it was)."""
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        todo = "free some disk space"
+    elif error.errno in (errno.EPERM, errno.EACCES, errno.EROFS):
+        todo = (
+            f"make {path.name} and its directory writable (an immutable file: "
+            f"`chattr -i {shlex.quote(str(path))}`)"
+        )
+    else:
+        todo = "fix the cause"
+    return (
+        f"could not write {path} ({reason}); the file is as it was (writes are atomic): "
+        f"{todo}, then run again"
+    )
+
+
+def lock_unavailable(lock_path: Path, error: OSError) -> str:
+    """The charter's lock file can't be created: a read-only checkout."""
+    reason = error.strerror or str(error)
+    return (
+        f"cannot create the charter's lock file {lock_path} ({reason}): sync, pull and push "
+        "need write access to the charter's directory; `plan` and `check` work without it"
+    )
+
+
+# -- how a command ended early (the command line words these) ----------------------------------
+
+DEBUG_VAR = "PROMPT_SYNC_DEBUG"
+
+
+def written_before(written: Sequence[str]) -> str:
+    """What a run that ended early had written (each file whole: writes are atomic)."""
+    if not written:
+        return "nothing was written"
+    return "before it, the run wrote " + "; ".join(written)
+
+
+def interrupted(written: Sequence[str], again: str) -> str:
+    """Ctrl-C: what the run had written; no file is ever half-written."""
+    if not written:
+        return "interrupted; nothing half-written (nothing was written)"
+    return f"interrupted; nothing half-written ({written_before(written)}); run {again} to finish"
+
+
+def internal_error(error: BaseException, written: Sequence[str]) -> str:
+    """A bug, raised in the middle of a run: named as one, with what the run had written."""
+    detail = " ".join(str(error).split())
+    name = type(error).__name__
+    return (
+        f"internal error (a bug in prompt-sync): {name}{': ' + detail if detail else ''}; "
+        f"{written_before(written)}, and no file is half-written; run again with "
+        f"{DEBUG_VAR}=1 for the traceback, and report it"
+    )
+
+
+Hint = Literal[
+    "usage", "check", "config", "charter", "lock", "read-only", "state", "names", "input",
+    "checkout", "opik", "refused", "write", "interrupted", "internal",
+]  # fmt: skip
+
+
+def hint(kind: Hint, fixes: Fixes, command: str = "") -> str:
+    """What to do about an error of this kind, for ``--json``'s ``hint`` (the message itself
+    already says it to a person)."""
+    help_command = fixes.command(*([command] if command else []), "--help")
+    check = fixes.command("check")
+    return {
+        "usage": f"see {help_command}",
+        "check": f"fix each problem listed, then run {check} again",
+        "config": f"fix the configuration; {check} lists every problem",
+        "charter": f"fix the charter (or restore it from git); {check} lists every problem",
+        "lock": "wait for the other run to finish, or raise lock_timeout_seconds",
+        "read-only": (
+            f"{fixes.command('plan')} and {check} work here; sync where the charter's "
+            "directory is writable"
+        ),
+        "state": f"do what the error says, or run {fixes.rebuild_state()}",
+        "names": "use one of the names the error lists",
+        "input": "fix what the error names, then run again",
+        "checkout": "commit or stash the charter's edits as the error says, then run again",
+        "opik": (
+            "check that Opik runs, and OPIK_URL_OVERRIDE, OPIK_API_KEY and OPIK_WORKSPACE; "
+            f"{fixes.command('check', '--online')} tests the access"
+        ),
+        "refused": "the error says why and what would allow it",
+        "write": "free disk space, or make the charter's files writable, then run again",
+        "interrupted": f"run {fixes.command(command or 'sync')} again: nothing is half-written",
+        "internal": f"a bug in prompt-sync: run again with {DEBUG_VAR}=1 and report the traceback",
+    }[kind]

@@ -47,10 +47,10 @@ def _read(run: SyncRun, name: str, latest: RemoteVersion | None) -> CompositeRea
     prompts = run.opik.prompts
     try:
         if latest is None and not run.state.absent_from_opik(name):
-            latest = prompts.get_version(name)
+            latest = run.state.own(name, prompts.get_version(name))
         pulled = latest
         if environment and latest is not None:
-            pulled = prompts.get_version(name, environment=environment)
+            pulled = run.state.own(name, prompts.get_version(name, environment=environment))
     except OpikError as exc:
         return CompositeRead(name, error=str(exc))
     return CompositeRead(name, pulled=pulled, latest=latest)
@@ -97,15 +97,16 @@ def plan_pull(
             plan.failures[name] = result
         else:
             plan.changes.extend(result)
-    table = {name: spec.parts() for name, spec in run.config.composites.items()}
-    pulled_types = {
-        name: read.pulled.type if read.pulled else None
-        for name, read in plan.reads.items()
-        if not read.error
-    }
-    plan.changes, plan.type_adoptions = decide.settle_types(
-        plan.changes, plan.failures, pulled_types, table, run.fixes
-    )
+    if any(change.role == decide.TYPE_ROLE for change in plan.changes):  # rare: a type switch
+        table = {name: spec.parts() for name, spec in run.config.composites.items()}
+        pulled_types = {
+            name: read.pulled.type if read.pulled else None
+            for name, read in plan.reads.items()
+            if not read.error
+        }
+        plan.changes, plan.type_adoptions = decide.settle_types(
+            plan.changes, plan.failures, pulled_types, table, run.fixes
+        )
     shared = decide.agree_on_shared_parts(plan.changes)
     plan.adoptions, plan.conflicts = shared.adoptions, shared.conflicts
     return plan

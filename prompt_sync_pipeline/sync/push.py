@@ -34,13 +34,15 @@ def push_individuals(
             report.add(Action("individual", name, "blocked", ok=False, reason=reason))
     todo = [n for n in names if n not in blocked]
     report.add(
-        *run.workers.map("push individuals", todo, lambda n: _push_individual(run, charter, n))
+        *run.workers.map(
+            "push individuals", todo, lambda n: _push_individual(run, charter, n, plan)
+        )
     )
     if not run.dry_run:
         run.state.save()
 
 
-def _push_individual(run: SyncRun, charter: Charter, name: str) -> Action:
+def _push_individual(run: SyncRun, charter: Charter, name: str, plan: PullPlan | None) -> Action:
     prompt = charter[name]
     sha = comp.text_sha256(prompt.template, prompt.type)
     seen = run.state.individual(name)
@@ -55,7 +57,7 @@ def _push_individual(run: SyncRun, charter: Charter, name: str) -> Action:
     try:
         current = None
         if (known is None or run.dry_run) and not run.state.absent_from_opik(name):
-            current = run.opik.prompts.get_version(name)
+            current = run.state.own(name, run.opik.prompts.get_version(name))
         if current is not None and current.template_structure != "text":
             reason = f"{name!r} exists in Opik as a {current.template_structure} prompt"
             return Action("individual", name, "failed", ok=False, reason=reason)
@@ -65,6 +67,9 @@ def _push_individual(run: SyncRun, charter: Charter, name: str) -> Action:
         ):
             _saw_individual(run, name, current, sha, created=0)
             return Action("individual", name, "unchanged", version=version_label(current))
+        stale = _stale(run, name, sha, current, plan)
+        if stale:
+            return Action("individual", name, "blocked", ok=False, reason=stale)
         diff = ""
         if known is None or current is not None:
             diff = unified_diff(current.template if current else "", prompt.template, name)
@@ -81,11 +86,34 @@ def _push_individual(run: SyncRun, charter: Charter, name: str) -> Action:
             ),
             change_description=CHANGE_DESCRIPTION,
             commit=commit,
+            new=run.state.is_new(name),
         )
     except OpikError as exc:
         return Action("individual", name, "failed", ok=False, reason=str(exc))
     _saw_individual(run, name, created, sha, created=1)
     return Action("individual", name, "created", version=version_label(created), diff=diff)
+
+
+def _stale(
+    run: SyncRun, name: str, sha: str, current: RemoteVersion | None, plan: PullPlan | None
+) -> str:
+    """Why the charter's text must not be republished over ``current``, or "".
+
+    Someone else (another copy's push) wrote ``current`` while the charter still holds the text
+    this copy last saw: the change reaches the charter through a composite's pull. When no pull
+    could bring it (a composite using the prompt is malformed or unreadable, or this run did not
+    pull), republishing would undo it, and two copies would take turns."""
+    seen = run.state.individual(name)
+    if seen is None or current is None or current.id == seen.version_id or seen.sha256 != sha:
+        return ""
+    if plan is None:
+        return messages.stale_individual(current, {}, run.fixes)
+    unpulled = {
+        composite: failure.kind
+        for composite in run.config.composites_using(name)
+        if (failure := plan.failures.get(composite)) is not None
+    }
+    return messages.stale_individual(current, unpulled, run.fixes) if unpulled else ""
 
 
 def _saw_individual(
@@ -188,6 +216,7 @@ def _push_composite(
             metadata=comp.provenance(spec.parts(), digest, commit),
             change_description=CHANGE_DESCRIPTION,
             commit=commit,
+            new=run.state.is_new(name),
         )
         # Opik has no compare-and-set: the version below ours must be the one this run read.
         theirs = races.slipped_in(run.opik.prompts, created, current)

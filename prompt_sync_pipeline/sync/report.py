@@ -19,6 +19,32 @@ Outcome = Literal[
     "failed",  # Opik refused or could not be reached
     "blocked",  # push: held back by a conflict
 ]
+STEPS: tuple[Step, ...] = ("pull", "individual", "composite")
+# What each outcome means, for people: printed next to the label (the labels stay as they are
+# in --json and in Dagster's metadata).
+_MEANINGS: dict[Outcome, str] = {
+    "adopted": "took Opik's text into the charter",
+    "kept_local": "the charter's edit wins; the push sends it",
+    "unchanged": "the same in the charter and in Opik",
+    "recorded_base": "Opik already matches the charter: recorded as agreed",
+    "absent": "not in Opik yet; a push creates it",
+    "created": "new version in Opik",
+    "conflict": "changed in the charter and in Opik: see how to resolve it",
+    "malformed": "Opik's version can't be split into the charter's parts",
+    "failed": "did not go through: the reason follows",
+    "blocked": "held back: the reason follows",
+}
+
+
+def meaning(outcome: Outcome, step: Step, *, dry_run: bool = False) -> str:
+    """What ``outcome`` means, in words a user knows."""
+    if outcome == "created" and dry_run:
+        return "a new version in Opik, in a real run"
+    if outcome == "unchanged" and step != "pull":
+        return "Opik already holds it"
+    return _MEANINGS[outcome]
+
+
 COUNTERS = (
     "pull_changed",
     "pull_failed",
@@ -78,7 +104,7 @@ class SyncReport:
     def breakdown(self) -> dict[str, dict[str, int]]:
         """Per step, how many prompts ended in each outcome (created, unchanged, conflict, ...)."""
         result: dict[str, dict[str, int]] = {}
-        for step in ("pull", "individual", "composite"):
+        for step in STEPS:
             result[step] = dict(sorted(Counter(a.outcome for a in self.steps(step)).items()))
         return result
 
@@ -146,15 +172,16 @@ STEP_TITLES: dict[Step, str] = {
 def render_report(
     report: SyncReport, *, show_diffs: bool = False, failures_only: bool = False
 ) -> list[str]:
-    """The report as the CLI prints it: per step, one line per prompt with its reasons (a
-    failure shared by many prompts once, with the count), the warnings, then the counters.
-    ``failures_only`` keeps the prompts that failed: what a failed Dagster run says."""
+    """The report as the CLI prints it: per step, one line per prompt with the outcome, what it
+    means and the version, then its reasons (a failure shared by many prompts once, with the
+    count), the warnings, then the counters. ``failures_only`` keeps the prompts that failed:
+    what a failed Dagster run says."""
     lines: list[str] = []
-    for step, title in STEP_TITLES.items():
+    for step in STEPS:
         actions = [a for a in report.steps(step) if not (failures_only and a.ok)]
         if not actions:
             continue
-        lines.append(f"{title}{' (dry run)' if report.dry_run else ''}:")
+        lines.append(f"{STEP_TITLES[step]}{' (dry run)' if report.dry_run else ''}:")
         # The same failure on many prompts (e.g. Opik went away) is printed once, with the count.
         shared = {(g.outcome, g.reason): g for g in group_failures(actions) if len(g.subjects) > 1}
         printed: set[tuple[str, str]] = set()
@@ -170,7 +197,8 @@ def render_report(
             subject = action.subject
             if group is not None:
                 subject = f"{group.count}: {', '.join(group.subjects)}"
-            lines.append(f" {mark} {action.outcome:<13} {subject}{version}")
+            explained = meaning(action.outcome, step, dry_run=report.dry_run)
+            lines.append(f" {mark} {action.outcome:<13} {subject}{version}  ({explained})")
             if action.reason and (not action.ok or step == "pull"):
                 lines.extend(f"      {line}" for line in action.reason.splitlines())
             if show_diffs and action.diff:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ..opik import OpikError, RemotePrompt
+from ..opik import OpikError, RemotePrompt, RemoteVersion
 from ..opik.project import OpikProject
 from .atomic import atomic_write_text
 from .config import SyncConfig
@@ -86,6 +86,23 @@ class RunState:
         listing = self.listing()
         return listing is not None and name not in listing and self._seen(name) is None
 
+    def own(self, name: str, version: RemoteVersion | None) -> RemoteVersion | None:
+        """``version`` if it is a version of this project's prompt ``name``, else None.
+
+        Opik looks a name up in every project of the workspace when this one has no prompt of
+        that name (its name fallback): another charter's prompt of the same name is not ours."""
+        listing = self.listing()
+        if version is None or listing is None:
+            return version  # without a listing, nothing to tell them apart by
+        listed = listing.get(name)
+        return version if listed is not None and listed.id == version.prompt_id else None
+
+    def is_new(self, name: str) -> bool:
+        """True when the listing shows no prompt ``name`` in this project: a push creates it
+        here first, or Opik's name fallback would add the version to another project's."""
+        listing = self.listing()
+        return listing is not None and name not in listing
+
     def unchanged_in_opik(self, entry: CompositeBase | IndividualSeen | None, name: str) -> bool:
         """True when the listing shows the prompt exactly as this copy last recorded it."""
         listed = self.listed(name)
@@ -156,8 +173,8 @@ class RunState:
 
     def _parsed(self, text: str | None) -> SyncState | None:
         """The state in the file's ``text``, parsed only when the file changed since this run
-        last read or wrote it (another writer in between): a 10,000-composite state takes a
-        fifth of a second to parse, and a run saves after each step."""
+        last read or wrote it (another writer in between): a large state is slow to parse (the
+        README's "Performance, measured"), and a run saves after each step."""
         if text is None:
             return None
         if self._file is None or self._file[0] != text:

@@ -24,6 +24,7 @@ from ..errors import UsageError
 from ..opik.models import RemotePrompt
 from .bulk import collector_paused
 from .messages import Fixes, unusable_state
+from .validation import describe
 
 STATE_FORMAT: Literal[1] = 1
 _CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
@@ -121,8 +122,8 @@ class SyncState(_Record):
 
     def render(self) -> str:
         """The file's text: ``json.dumps(indent=2, sort_keys=True, ensure_ascii=False)``'s
-        layout, written by pydantic's encoder (the standard one indents in pure Python: a
-        third of a second for 12,000 entries, on every save)."""
+        layout, written by pydantic's encoder (the standard one indents in pure Python, slowly,
+        on every save)."""
         document = _sorted(self.model_dump(mode="json", exclude_none=True))
         return pydantic_core.to_json(document, indent=2).decode() + "\n"
 
@@ -152,8 +153,11 @@ def read_state_text(path: Path, fixes: Fixes) -> str | None:
         ) from None
 
 
-def parse_state(path: Path, text: str, *, workspace: str, project: str, fixes: Fixes) -> SyncState:
-    """The state in ``text`` (read from ``path``), checked to belong to this Opik project."""
+def parse_state(
+    path: Path, text: str, *, workspace: str | None, project: str, fixes: Fixes
+) -> SyncState:
+    """The state in ``text`` (read from ``path``), checked to belong to this Opik project (and
+    workspace, unless None: an offline check may not know it)."""
     if _CONFLICT_MARKER.search(text):
         problem = "the sync state has git conflict markers (an unfinished merge)"
         raise StateError(unusable_state(path, problem, fixes, first="resolve them"))
@@ -161,14 +165,14 @@ def parse_state(path: Path, text: str, *, workspace: str, project: str, fixes: F
         with collector_paused():
             state = SyncState.model_validate_json(text)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        problem = f"not a valid sync state ({where}: {error['msg']})"
+        problem = f"not a valid sync state ({describe(exc, SyncState)[0]})"
         raise StateError(unusable_state(path, problem, fixes)) from None
-    if (state.workspace, state.project) != (workspace, project):
+    if (state.workspace, state.project) != (workspace or state.workspace, project):
         problem = (
             f"the sync state belongs to Opik workspace {state.workspace!r}, project "
-            f"{state.project!r}, but this run syncs workspace {workspace!r}, project {project!r}"
+            f"{state.project!r}, but this run syncs "
+            + (f"workspace {workspace!r}, " if workspace else "")
+            + f"project {project!r}"
         )
         first = "point the configuration at the right project,"
         raise StateError(unusable_state(path, problem, fixes, first=first))

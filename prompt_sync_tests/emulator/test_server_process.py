@@ -42,7 +42,7 @@ def emulator_process(db: Path, *extra: str) -> Iterator[str]:
         [*_command(), "--host", "127.0.0.1", "--port", str(port), "--db", str(db), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     url = f"http://127.0.0.1:{port}/api"
     try:

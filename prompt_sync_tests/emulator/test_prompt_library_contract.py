@@ -7,6 +7,8 @@ a real Opik too (``PROMPT_SYNC_TEST_OPIK_URL``), except those that need the emul
 
 from __future__ import annotations
 
+import uuid
+
 import opik
 import pytest
 from opik.exceptions import (
@@ -16,6 +18,7 @@ from opik.exceptions import (
     PromptTemplateStructureMismatch,
 )
 from opik.rest_api.core.api_error import ApiError
+from opik.rest_api.types.prompt_version_detail import PromptVersionDetail
 
 from opik_emulator import EmulatorServer
 
@@ -121,6 +124,49 @@ def test_environment_registry_crud(opik_client):
     opik_client.delete_environment("canary")
     assert "canary" not in [e.name for e in opik_client.get_environments()]
     assert opik_client.get_prompt("canaried", no_cache=True).environments in (None, [])
+
+
+def test_a_version_created_with_environments_registers_and_owns_them(opik_client, opik_target):
+    # The high-level SDK has no `environments` on create; `opik migrate` sends them through
+    # the REST client, as here. Names of this test's own: a real Opik's workspace is shared.
+    suffix = uuid.uuid4().hex[:8]
+    prod, canary, name = f"prod-{suffix}", f"canary-{suffix}", f"born-owning-{suffix}"
+    rest = opik_client.rest_client.prompts
+    project = opik_target.project_name
+
+    first = rest.create_prompt_version(
+        name=name,
+        version=PromptVersionDetail(template="one", environments=[prod, "staging"]),
+        project_name=project,
+    )
+
+    assert sorted(first.environments) == sorted([prod, "staging"])
+    assert {prod, "staging"} <= {e.name for e in opik_client.get_environments()}
+    pinned = opik_client.get_prompt(name, environment=prod, no_cache=True)
+    assert pinned.commit == first.commit and sorted(pinned.environments) == sorted(
+        [prod, "staging"]
+    )
+
+    # A sibling asking for an environment the first one owns is refused: ownership moves
+    # only through set_prompt_environments.
+    with pytest.raises(ApiError) as refused:
+        rest.create_prompt_version(
+            name=name,
+            version=PromptVersionDetail(template="two", environments=[prod, canary]),
+            project_name=project,
+        )
+    assert refused.value.status_code == 409
+    assert canary in {e.name for e in opik_client.get_environments()}  # registered all the same
+    assert [p.version for p in opik_client.get_prompt_history(name)] == ["v1"]
+
+    second = rest.create_prompt_version(
+        name=name,
+        version=PromptVersionDetail(template="two", environments=[canary]),
+        project_name=project,
+    )
+    by_version = {p.version: sorted(p.environments) for p in opik_client.get_prompt_history(name)}
+    assert second.version_number == "v2"
+    assert by_version == {"v2": [canary], "v1": sorted([prod, "staging"])}
 
 
 def test_a_failed_first_request_keeps_the_default_environments(opik_client):
@@ -264,20 +310,65 @@ def test_delete_prompt_through_the_rest_client(opik_client):
     assert error.value.status_code == 404
 
 
-def test_projects_scope_prompt_names(opik_client):
-    opik_client.create_prompt("shared-name", "in project A", project_name="proj-a")
-    opik_client.create_prompt("shared-name", "in project B", project_name="proj-b")
+@pytest.fixture
+def projects(opik_target):
+    """Two project names of this test's own (a real Opik's workspace is shared)."""
+    return f"{opik_target.project_name}-a", f"{opik_target.project_name}-b"
 
-    a = opik_client.get_prompt("shared-name", project_name="proj-a", no_cache=True)
-    b = opik_client.get_prompt("shared-name", project_name="proj-b", no_cache=True)
-    assert (a.prompt, a.version, b.prompt, b.version) == (
+
+def test_each_project_holds_its_own_prompt_of_a_name(opik_client, projects):
+    a, b = projects
+    opik_client.create_prompt("shared-name", "in project A", project_name=a)
+    # A second container of the same name in B: POST /prompts, where the name is free in B.
+    opik_client.rest_client.prompts.create_prompt(
+        name="shared-name", template="in project B", project_name=b
+    )
+
+    in_a = opik_client.get_prompt("shared-name", project_name=a, no_cache=True)
+    in_b = opik_client.get_prompt("shared-name", project_name=b, no_cache=True)
+    assert (in_a.prompt, in_a.version, in_b.prompt, in_b.version) == (
         "in project A",
         "v1",
         "in project B",
         "v1",
     )
-    assert opik_client.get_prompt("shared-name", no_cache=True) is None  # the client's project
+    assert in_a.__internal_api__prompt_id__ != in_b.__internal_api__prompt_id__
     assert opik_client.get_prompt_history("shared-name", project_name="unknown-project") == []
+
+
+def test_a_prompt_read_in_a_project_without_it_is_found_in_another_project(opik_client, projects):
+    a, b = projects
+    created = opik_client.create_chat_prompt("asked-elsewhere", MESSAGES, project_name=a)
+    opik_client.create_prompt("only-in-b", "B exists", project_name=b)
+
+    # Opik retries the lookup without the project: it searches every project of the workspace.
+    from_b = opik_client.get_chat_prompt("asked-elsewhere", project_name=b, no_cache=True)
+    from_nowhere = opik_client.get_chat_prompt(
+        "asked-elsewhere", project_name=f"{b}-never-created", no_cache=True
+    )
+
+    assert from_b.commit == created.commit and from_b.template == MESSAGES
+    assert from_nowhere.commit == created.commit
+    # The client's own project does not have it either, so a text read finds the chat prompt.
+    with pytest.raises(PromptTemplateStructureMismatch):
+        opik_client.get_prompt("asked-elsewhere", no_cache=True)
+
+
+def test_a_version_written_for_a_project_without_the_prompt_lands_in_the_one_found(
+    opik_client, projects
+):
+    a, b = projects
+    first = opik_client.create_prompt("written-elsewhere", "one", project_name=a)
+
+    # The SDK reads the latest version (found in A), sees new text, and writes for B: the
+    # backend's getOrCreatePrompt finds A's prompt the same way and adds the version there.
+    second = opik_client.create_prompt("written-elsewhere", "two", project_name=b)
+
+    assert second.version == "v2"
+    assert second.__internal_api__prompt_id__ == first.__internal_api__prompt_id__
+    history = opik_client.get_prompt_history("written-elsewhere", project_name=a)
+    assert [(p.version, p.prompt) for p in history] == [("v2", "two"), ("v1", "one")]
+    assert opik_client.search_prompts(project_name=b) == []  # B exists now, and holds nothing
 
 
 def test_two_workspaces_do_not_see_each_other(opik_client, opik_target):

@@ -1,0 +1,101 @@
+"""``promote``, ``rollback``, ``performance`` and ``run-now``: the commands beside the sync."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..opik.project import OpikProject
+from ..promotion.cli import release
+from ..promotion.engine import Releaser
+from ..promotion.models import ReleaseResult
+from ..sync.config import load_config
+from .session import Session
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """``promote``'s options (None: the configuration's ``promotion:`` default)."""
+
+    composite: str
+    environment: str | None = None
+    version: str | None = None
+    metric: str | None = None
+    min_delta: float | None = None
+    gate: str | None = None
+    level: float | None = None
+    min_items: int | None = None
+    force: bool = False
+    dry_run: bool = False
+
+    def __call__(self, releaser: Releaser) -> ReleaseResult:
+        return releaser.promote(
+            self.composite,
+            self.environment,
+            version=self.version,
+            metric=self.metric,
+            min_delta=self.min_delta,
+            force=self.force,
+            dry_run=self.dry_run,
+            gate=self.gate,
+            level=self.level,
+            min_items=self.min_items,
+        )
+
+
+@dataclass(frozen=True)
+class Rollback:
+    composite: str
+    to: str | None = None
+    environment: str | None = None
+    dry_run: bool = False
+
+    def __call__(self, releaser: Releaser) -> ReleaseResult:
+        return releaser.rollback(
+            self.composite, to=self.to, environment=self.environment, dry_run=self.dry_run
+        )
+
+
+def move(session: Session, act: Promotion | Rollback) -> int:
+    config = load_config(session.config_path)
+    with OpikProject.connect(config.opik) as opik:
+        session.journal.connected(opik)
+        return release(config, opik, act, as_json=session.as_json, fixes=session.fixes)
+
+
+def performance(
+    session: Session,
+    *,
+    prompt: str | None,
+    metric: str | None,
+    environment: str | None,
+    level: float | None,
+) -> int:
+    from ..performance.cli import show_performance
+
+    config = load_config(session.config_path)
+    return show_performance(
+        config,
+        prompt=prompt,
+        metric=metric,
+        as_json=session.as_json,
+        environment=environment,
+        level=level,
+    )
+
+
+class NoDagsterHome(UsageError):
+    """``run-now`` records its run in the Dagster instance that ``DAGSTER_HOME`` names."""
+
+
+def run_now(session: Session) -> int:
+    load_config(session.config_path)  # bad input is exit 2 before Dagster is even loaded
+    if not os.environ.get("DAGSTER_HOME"):
+        raise NoDagsterHome(
+            "set DAGSTER_HOME to the Dagster instance directory (the one the webserver and "
+            "daemon use) so the run is recorded there"
+        )
+    from ..run_now import launch_prompt_sync_job
+
+    return launch_prompt_sync_job(config_path=session.config_path, as_json=session.as_json)

@@ -1,0 +1,176 @@
+"""What the next sync will do after a rollback: the parts of the version rolled back to that differ
+from the charter, whether the sync adopts each one, and the composites it then changes.
+
+A rollback gives Opik an older composite version (restored as the newest, or pointed to by the
+environment the sync pulls). The sync treats it like any change made in Opik: a part that differs
+from the charter, where the charter still holds the text this copy last agreed (the state's base),
+is adopted into the charter, and a shared part (the persona) is then pushed to every composite that
+uses it. That overrides an earlier ``--keep-opik`` choice of another composite's text, with only a
+warning. A part the charter also changed since is a conflict instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..opik import RemoteVersion
+from ..sync import composites as comp
+from ..sync.charter import load_charter
+from ..sync.config import SyncConfig
+from ..sync.formatting import indent, version_label
+from ..sync.messages import Fixes
+from ..sync.state import SyncState
+
+
+@dataclass(frozen=True)
+class PartChange:
+    """One message of the version rolled back to that differs from the charter."""
+
+    prompt: str  # the charter's prompt that fills the message
+    role: str
+    charter: str
+    rolled_back: str
+    adopted: bool  # False: the charter changed it too since the last sync: a conflict
+    spreads_to: tuple[str, ...] = ()  # the other composites using the prompt
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "role": self.role,
+            "charter": self.charter,
+            "rolled_back": self.rolled_back,
+            "adopted": self.adopted,
+            "spreads_to": list(self.spreads_to),
+        }
+
+
+@dataclass(frozen=True)
+class NextSync:
+    """What the next sync does with the version a rollback leaves for it."""
+
+    composite: str
+    version: str  # the version's label
+    pulled: bool  # does the sync read this version at all?
+    reason: str = ""  # why not, or why it can't be split
+    parts: tuple[PartChange, ...] = field(default_factory=tuple)
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        """The composites whose content the next sync changes, this one first."""
+        if not self.pulled or not self.parts:
+            return ()
+        others = sorted({name for part in self.parts if part.adopted for name in part.spreads_to})
+        return (self.composite, *(name for name in others if name != self.composite))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "composite": self.composite,
+            "version": self.version,
+            "pulled": self.pulled,
+            "reason": self.reason or None,
+            "parts": [part.to_json() for part in self.parts],
+            "changes": list(self.changes),
+        }
+
+    def lines(self, fixes: Fixes) -> list[str]:
+        """What to tell the user: the differing parts with both texts, and what the sync does."""
+        if not self.pulled:
+            return [f"the next sync: {self.reason}"]
+        if self.reason:
+            return [f"the next sync refuses {self.composite} {self.version}: {self.reason}"]
+        if not self.parts:
+            return [f"the next sync changes nothing: {self.version}'s parts equal the charter's"]
+        lines = [f"parts of {self.composite} {self.version} that differ from the charter:"]
+        for part in self.parts:
+            lines.append(f"  {part.prompt} ({part.role} message); the charter has:")
+            lines.append(indent(part.charter, "      "))
+            lines.append(f"    {self.version} has:")
+            lines.append(indent(part.rolled_back, "      "))
+            if not part.adopted:
+                lines.append(
+                    f"    the charter changed {part.prompt} since the last sync too: the next "
+                    f"sync reports a conflict on it"
+                )
+        adopted = [p for p in self.parts if p.adopted]
+        if adopted:
+            names = ", ".join(p.prompt for p in adopted)
+            lines.append(
+                f"the next sync writes {names} from {self.version} into the charter and changes "
+                f"these composites: {', '.join(self.changes)}"
+            )
+        for part in adopted:
+            if part.spreads_to:
+                lines.append(
+                    f"warning: {part.prompt} is shared: the next sync spreads {self.version}'s "
+                    f"text to {', '.join(part.spreads_to)}, over any earlier `--keep-opik` "
+                    f"choice for it (the sync only warns); to keep the charter's text, run "
+                    f"{fixes.keep_charter(part.prompt)} after the rollback"
+                )
+        return lines
+
+
+def next_sync(
+    config: SyncConfig,
+    composite: str,
+    version: RemoteVersion,
+    state: SyncState | None,
+    *,
+    environment: str | None,
+) -> NextSync:
+    """What the next sync does once ``version`` is what it reads of ``composite`` (the latest
+    version without ``environment``; the environment's with it)."""
+    label = version_label(version)
+    pull_environment = config.opik.pull_environment
+    if environment is None and pull_environment:
+        reason = (
+            f"it reads the version {pull_environment} points to, not the latest: this restore "
+            "changes nothing for it until that environment moves"
+        )
+        return NextSync(composite, label, False, reason)
+    if environment is not None and environment != pull_environment:
+        reads = f"the version {pull_environment} points to" if pull_environment else "the latest"
+        reason = f"it reads {reads}, not {environment}'s: this move changes nothing for it"
+        return NextSync(composite, label, False, reason)
+    base = state.composites.get(composite) if state is not None else None
+    if environment is not None and base is not None and _behind(version, base.version_id):
+        reason = (
+            f"{environment} now points to a version prompt-sync synced before this copy's last "
+            f"agreement ({base.version_number or base.commit}), which the sync does not take for "
+            "a change in Opik: the charter keeps its text (restore the version as the newest "
+            "with `rollback` without --environment to bring it back into the charter)"
+        )
+        return NextSync(composite, label, False, reason)
+    try:
+        messages = comp.parse_chat_template(version.template)
+        parts = comp.decompose(messages, version.type)
+    except comp.MalformedComposite as exc:
+        return NextSync(composite, label, True, str(exc))
+    charter = load_charter(config.charter)
+    spec = config.composites[composite]
+    changes = []
+    for role, prompt in spec.roles():
+        if prompt not in charter:
+            continue
+        local = charter[prompt]
+        if parts[role] == local.template:
+            continue
+        recorded = base.parts.get(role) if base is not None else None
+        if recorded is not None:
+            adopted = recorded.sha256 == comp.text_sha256(local.template, local.type)
+        else:
+            adopted = config.first_contact == "opik"
+        others = tuple(c for c in config.composites_using(prompt) if c != composite)
+        changes.append(PartChange(prompt, role, local.template, parts[role], adopted, others))
+    return NextSync(composite, label, True, parts=tuple(changes))
+
+
+def _behind(version: RemoteVersion, base_version_id: str) -> bool:
+    """The sync's own rule (``sync.decide``): a pull environment left on a version prompt-sync
+    recorded before the base is no change in Opik (version ids grow with time)."""
+    from ..performance.engine import created_by_tool
+
+    recorded = created_by_tool(version) or any(
+        tag.startswith(comp.BASE_TAG_PREFIX) for tag in version.tags
+    )
+    return version.id < base_version_id and recorded
