@@ -104,8 +104,7 @@ def main() -> None:
         gated = str(write_config(Path(tmp) / "auto", args.composites, auto=True))
         import opik
 
-        from prompt_sync_pipeline.definitions import defs
-        from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
+        from prompt_sync_pipeline.definitions import defs as code_location
 
         client = opik.Opik()
         messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "{{post}}"}]
@@ -116,13 +115,16 @@ def main() -> None:
         evaluate_one(client, client.get_chat_prompt(name="c-task0000", project_name=PROJECT))
         client.end()
 
-        sensor = defs.resolve_sensor_def("opik_prompt_changes")
-        resources = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
         for label, config in (("auto gate off", plain), ("auto gate on", gated)):
             os.environ["PROMPT_SYNC_CONFIG"] = config
+            defs = code_location()  # the forseti instance reads PROMPT_SYNC_CONFIG when it loads
+            sensor = defs.resolve_sensor_def("forseti_opik_prompt_changes")
+            resources = defs.resources
             with dg.instance_for_test() as instance:
 
-                def tick(cursor: str | None) -> Any:  # the tick's SensorExecutionData
+                def tick(
+                    cursor: str | None, sensor: Any = sensor, resources: Any = resources
+                ) -> Any:  # the tick's SensorExecutionData
                     with dg.build_sensor_context(
                         instance=instance, cursor=cursor, resources=resources
                     ) as context:

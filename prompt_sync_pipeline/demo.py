@@ -5,7 +5,8 @@
    persisted in ``.demo/opik.sqlite``;
 3. seeds it: a first sync, then one composite version "optimized" outside the tool (a new
    ``forseti-persona-charter`` with a changed user prompt, made with the plain Opik SDK);
-4. runs ``prompt_sync_job`` once in the local Dagster instance ``.dagster_home/``, exactly as
+4. runs ``forseti_prompt_sync_job`` (the repository's one instance, pointed at ``.demo/`` by
+   ``PROMPT_SYNC_CONFIG``) once in the local Dagster instance ``.dagster_home/``, exactly as
    ``prompt-sync run-now`` does, and prints the run's counters (``pull_changed=1``);
 5. says how to open the Dagster UI on that instance, and its address.
 """

@@ -1,10 +1,16 @@
 """``prompt-sync run-now``: the day's sync through Dagster, now, recorded like a scheduled run.
 
-The run is launched the way the webserver and the daemon launch one: the job is loaded from the
-code location that ``workspace.yaml`` names, the run is created from it (so it belongs to that
-code location: it shows in the job's Runs tab and the overview timeline, and the UI can re-execute
-it) and handed to the instance in ``DAGSTER_HOME``. It carries the schedule's run key and tags for
-today, and the command waits for it to finish.
+The run is launched the way the webserver and the daemon launch one: the code location that
+``workspace.yaml`` names is loaded in its own server process, the job of the instance whose
+configuration is the one given (``--config``, else ``PROMPT_SYNC_CONFIG``) is found there, and
+the run is created from it (so it belongs to that code location: it shows in the job's Runs tab
+and the overview timeline, and the UI can re-execute it) and handed to the instance in
+``DAGSTER_HOME``. It carries the schedule's run key and tags for today, and the command waits for
+it to finish. When it fails, the command prints what the run's failed steps said, whole: the
+message the UI shows.
+
+The code server starts with ``PROMPT_SYNC_CONFIG`` set to the configuration given, so this
+repository's own instance (``defs/forseti``, which reads that variable) syncs that file.
 
 Who starts it: with a ``QueuedRunCoordinator`` (``docs/dagster.yaml``) and a live daemon, the run
 is submitted to the queue, so "one sync at a time" holds. Without a live daemon nobody would ever
@@ -25,15 +31,20 @@ from typing import Any
 
 import dagster as dg
 
-from .defs import run_tags
-from .defs.schedules import JOB_NAME
-from .errors import ExitCode
-from .sync.config import load_config
+from .components import internals, run_tags
+from .components.instance import validated_config
+from .errors import ExitCode, UsageError
+from .sync.config import CONFIG_ENV_VAR, resolve_config_path
 from .sync.report import COUNTERS
 
 # The code location the webserver and the daemon load; its working directory is the repository.
 WORKSPACE_FILE = Path(__file__).resolve().parents[1] / "workspace.yaml"
 POLL_SECONDS = 0.5
+SYNC_JOB_SUFFIX = "_prompt_sync_job"
+
+
+class NoInstance(UsageError):
+    """No instance of the code location syncs the configuration given."""
 
 
 def launch_prompt_sync_job(
@@ -42,8 +53,10 @@ def launch_prompt_sync_job(
     as_json: bool = False,
     instance: dg.DagsterInstance | None = None,
 ) -> int:
-    """Run ``prompt_sync_job`` once; 0 when the run succeeded, 1 when it failed."""
-    config = load_config(config_path)
+    """Run the instance's sync job once; 0 when the run succeeded, 1 when it failed."""
+    path = resolve_config_path(config_path).resolve()
+    # What the code location checks when it loads, checked here first: one line, exit 2.
+    config = validated_config(path)
     if instance is None and not os.environ.get("DAGSTER_HOME"):
         print(
             "prompt-sync: set DAGSTER_HOME to the Dagster instance directory (the one the "
@@ -52,88 +65,99 @@ def launch_prompt_sync_job(
         )
         return ExitCode.USAGE
     day = run_tags.today(config.schedule_timezone)
-    tags = {
-        **run_tags.day_tags(day, trigger="run-now"),
-        run_tags.RUN_KEY_TAG: run_tags.run_key(day),
-    }
-    # The terminal gets warnings only; the instance's event log still records every event.
-    run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    if config_path:
-        # The file named on the command line wins over PROMPT_SYNC_CONFIG, visibly in the run.
-        resolved = str(Path(config_path).expanduser().resolve())
-        run_config["resources"] = {"prompt_sync": {"config": {"config_path": resolved}}}
+    # The terminal gets the counters and, on failure, the failed steps' messages (printed below,
+    # once); the instance's event log still records every event, for the UI.
+    run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     owned = instance is None
     instance = instance or dg.DagsterInstance.get()
     try:
-        run = run_in_code_location(instance, run_config, tags, workspace_file=WORKSPACE_FILE)
-        run_tags_now = dict(run.tags)
+        job, run = run_in_code_location(
+            instance, path, run_config, day, workspace_file=WORKSPACE_FILE
+        )
+        tags = dict(run.tags)
+        failures = internals.step_failures(instance, run.run_id)
     finally:
         if owned:
             instance.dispose()
     success = run.status == dg.DagsterRunStatus.SUCCESS
-    counters = {name: int(run_tags_now.get(run_tags.PREFIX + name, "0") or 0) for name in COUNTERS}
-    outcome = {
+    counters = {name: int(tags.get(run_tags.PREFIX + name, "0") or 0) for name in COUNTERS}
+    outcome: dict[str, Any] = {
+        "job": job,
         "run_id": run.run_id,
         "status": run.status.value,
-        "run_key": run_tags.run_key(day),
-        "success_key": run_tags_now.get(run_tags.SUCCESS_KEY_TAG),
+        "run_key": tags.get(run_tags.RUN_KEY_TAG),
+        "success_key": tags.get(run_tags.SUCCESS_KEY_TAG),
         **counters,
     }
     if as_json:
-        print(json.dumps(outcome, indent=2))
+        outcome["failures"] = [{"step": step, "message": text} for step, text in failures]
+        print(json.dumps(outcome, indent=2, ensure_ascii=False))
     else:
-        print(f"{JOB_NAME} run {run.run_id}: {outcome['status']}")
+        print(f"{job} run {run.run_id}: {outcome['status']}")
         print(" ".join(f"{name}={value}" for name, value in counters.items()))
         if outcome["success_key"]:
             print(f"success key: {outcome['success_key']}")
-        else:
-            print("the run failed: see its event log in the Dagster UI", file=sys.stderr)
+    if not success and not as_json:
+        for step, text in failures:
+            print(f"prompt-sync: step {step} failed:\n{text}", file=sys.stderr)
+        if not failures:
+            print(
+                "prompt-sync: the run failed: see its event log in the Dagster UI", file=sys.stderr
+            )
     return ExitCode.OK if success else ExitCode.FAILED
 
 
 def run_in_code_location(
     instance: dg.DagsterInstance,
+    config_path: Path,
     run_config: dict[str, Any],
-    tags: dict[str, str],
+    day: Any,
     *,
     workspace_file: Path,
-) -> dg.DagsterRun:
-    """Create ``prompt_sync_job``'s run from the workspace's code location, start it, wait for it.
+) -> tuple[str, dg.DagsterRun]:
+    """Launch the sync job of the instance that syncs ``config_path``, from the workspace's code
+    location, and wait for it. The code location's server runs the run in a process of its own:
+    it stays up until the run has finished."""
+    with (
+        _stdout_to_stderr(),
+        _environment(CONFIG_ENV_VAR, str(config_path)),
+        internals.code_location_jobs(instance, workspace_file) as (jobs, launch),
+    ):
+        job = sync_job_for(jobs, config_path)
+        name = job.tags[run_tags.INSTANCE_TAG]
+        tags = {
+            **run_tags.day_tags(day, trigger="run-now"),
+            run_tags.RUN_KEY_TAG: run_tags.run_key(name, day),
+        }
+        run_id = launch(job.name, run_config, tags)
+        return job.name, wait_for_run(instance, run_id)
 
-    The code location's server runs the run in a process of its own: it stays up until the run
-    has finished.
-    """
-    # Dagster's own helpers for `dagster job launch`: they give the run its code location origin.
-    from dagster._cli.job import _create_run
-    from dagster._cli.workspace.cli_target import (
-        get_code_location_from_workspace,
-        get_remote_job_from_remote_repo,
-        get_remote_repository_from_code_location,
+
+def sync_job_for(jobs: list[internals.RemoteJob], config_path: Path) -> internals.RemoteJob:
+    """The sync job of the instance whose configuration is ``config_path``."""
+    syncs = [j for j in jobs if j.name.endswith(SYNC_JOB_SUFFIX) and run_tags.CONFIG_TAG in j.tags]
+    for job in syncs:
+        if Path(job.tags[run_tags.CONFIG_TAG]) == config_path:
+            return job
+    known = "; ".join(f"{j.name} syncs {j.tags[run_tags.CONFIG_TAG]}" for j in syncs) or "none"
+    raise NoInstance(
+        f"no prompt-sync instance of the code location in {WORKSPACE_FILE.name} syncs "
+        f"{config_path} (instances: {known})"
     )
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import WorkspaceFileTarget
 
-    target = WorkspaceFileTarget(paths=[str(workspace_file)])
-    with _stdout_to_stderr(), WorkspaceProcessContext(instance, target) as process_context:
-        workspace = process_context.create_request_context()
-        location = get_code_location_from_workspace(workspace, None)
-        repository = get_remote_repository_from_code_location(location, None)
-        job = get_remote_job_from_remote_repo(repository, JOB_NAME)
-        run = _create_run(
-            instance=instance,
-            code_location=location,
-            remote_repo=repository,
-            remote_job=job,
-            run_config=run_config,
-            tags=tags,
-            op_selection=None,
-            run_id=None,
-        )
-        if queue_without_daemon(instance):
-            instance.launch_run(run.run_id, workspace)
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``name=value`` for the code server this process starts (it inherits the environment)."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
         else:
-            instance.submit_run(run.run_id, workspace)
-        return wait_for_run(instance, run.run_id)
+            os.environ[name] = saved
 
 
 @contextmanager
@@ -148,21 +172,6 @@ def _stdout_to_stderr() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def queue_without_daemon(instance: dg.DagsterInstance) -> bool:
-    """True when the instance queues runs but no live daemon would ever dequeue this one."""
-    from dagster._core.run_coordinator import QueuedRunCoordinator
-    from dagster._daemon.controller import get_daemon_statuses
-    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
-        QueuedRunCoordinatorDaemon,
-    )
-
-    if not isinstance(instance.run_coordinator, QueuedRunCoordinator):
-        return False
-    daemon = QueuedRunCoordinatorDaemon.daemon_type()
-    status = get_daemon_statuses(instance, [daemon], ignore_errors=True).get(daemon)
-    return status is None or not status.healthy
 
 
 def wait_for_run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:

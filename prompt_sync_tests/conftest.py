@@ -14,4 +14,5 @@ pytest_plugins = [
     "prompt_sync_tests.example",  # the forseti example, before and after a first sync
     "prompt_sync_tests.lab",  # experiments recorded through the SDK, with known scores
     "prompt_sync_tests.dagster_helpers",  # Dagster instances, jobs, the sensor's ticks
+    "prompt_sync_tests.team_project",  # a team's own dg project with two charters
 ]

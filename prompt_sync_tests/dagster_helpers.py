@@ -1,4 +1,10 @@
-"""Helpers for the Dagster tests: run the code location's job in a real instance, read results."""
+"""Helpers for the Dagster tests: the code location as it loads now, its jobs run in a real
+instance, and their results read back by each asset's name within the instance.
+
+This repository's code location has one instance, ``forseti`` (``prompt_sync_pipeline/defs/
+forseti``), which syncs the configuration ``PROMPT_SYNC_CONFIG`` names: tests point the variable
+at their copy of the example, then load the code location (``code_location()``).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,26 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from prompt_sync_pipeline.definitions import defs
-from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
-from prompt_sync_pipeline.defs.schedules import JOB_NAME
+from prompt_sync_pipeline import definitions
 from prompt_sync_pipeline.sync.report import COUNTERS
 
+NAME = "forseti"  # the repository's own instance
 ASSETS = ("opik_composites", "local_individual_prompts", "pushed_individuals", "pushed_composites")
+SYNC_JOB = f"{NAME}_prompt_sync_job"
+PULL_JOB = f"{NAME}_prompt_sync_pull_job"
+RESOLVE_JOB = f"{NAME}_prompt_resolve_job"
+SCHEDULE = f"{NAME}_prompt_sync_daily"
+SENSOR = f"{NAME}_opik_prompt_changes"
 CREATE_VERSION = r"/prompts/versions$"  # POST: a new prompt version (the only way to write one)
+
+
+def code_location() -> dg.Definitions:
+    """The code location's definitions, loaded now (its instances read their configuration)."""
+    return definitions.defs()
+
+
+def key(asset: str, name: str = NAME) -> dg.AssetKey:
+    return dg.AssetKey([name, asset])
 
 
 def run_job(
@@ -23,10 +42,14 @@ def run_job(
     assets: Iterable[str] | None = None,
     run_config: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
+    job: str = SYNC_JOB,
+    defs: dg.Definitions | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """``prompt_sync_job`` (or a selection of its assets) in ``instance``, as a real run."""
-    selection = [dg.AssetKey(name) for name in assets] if assets is not None else None
-    return defs.resolve_job_def(JOB_NAME).execute_in_process(
+    """The instance's sync job (or a selection of its assets) in ``instance``, as a real run."""
+    defs = defs or code_location()
+    name = job.split("_prompt_")[0]
+    selection = [key(asset, name) for asset in assets] if assets is not None else None
+    return defs.resolve_job_def(job).execute_in_process(
         instance=instance,
         asset_selection=selection,
         run_config=run_config or {},
@@ -36,9 +59,9 @@ def run_job(
 
 
 def materializations(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
-    """Asset name → its metadata values (plain Python)."""
+    """Asset name within its instance → its metadata values (plain Python)."""
     return {
-        event.asset_key.to_user_string(): {
+        event.asset_key.path[-1]: {
             key: value.value for key, value in event.materialization.metadata.items()
         }
         for event in result.get_asset_materialization_events()
@@ -48,6 +71,15 @@ def materializations(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, A
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     return {
         evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()
+    }
+
+
+def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    """Asset name within its instance → the description its step failed with."""
+    return {
+        event.step_key.split("__", 1)[-1]: event.step_failure_data.user_failure_data.description
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data.user_failure_data
     }
 
 
@@ -83,12 +115,13 @@ def instance() -> Iterator[Any]:
 
 # The sensor, ticked as the daemon ticks it -------------------------------------------------------
 
-RESOURCES = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
-
 
 def tick(instance: dg.DagsterInstance, cursor: str | None) -> Any:
-    sensor = defs.resolve_sensor_def("opik_prompt_changes")
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=RESOURCES) as context:
+    defs = code_location()
+    sensor = defs.resolve_sensor_def(SENSOR)
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=defs.resources
+    ) as context:
         return sensor.evaluate_tick(context)
 
 
@@ -99,16 +132,24 @@ def settled(instance: dg.DagsterInstance) -> str | None:
 
 def launch(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     """Run what the sensor asked for, in the instance, as the daemon would."""
-    return defs.resolve_job_def(request.job_name).execute_in_process(
-        instance=instance,
-        run_config=request.run_config,
-        tags={**request.tags, "dagster/run_key": request.run_key},
+    return (
+        code_location()
+        .resolve_job_def(request.job_name)
+        .execute_in_process(
+            instance=instance,
+            run_config=request.run_config,
+            tags={**request.tags, "dagster/run_key": request.run_key},
+        )
     )
 
 
 def run_check(instance: dg.DagsterInstance) -> Any:
-    """``production_check_job`` in the instance: the one check evaluation it records."""
-    result = defs.resolve_job_def("production_check_job").execute_in_process(instance=instance)
+    """The instance's production check job in the instance: the one check evaluation it records."""
+    result = (
+        code_location()
+        .resolve_job_def(f"{NAME}_production_check_job")
+        .execute_in_process(instance=instance)
+    )
     assert result.success  # a WARN never fails the run
     (evaluation,) = result.get_asset_check_evaluations()
     return evaluation

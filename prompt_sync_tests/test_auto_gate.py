@@ -34,7 +34,7 @@ def auto(synced, opik_client, opik_target, capsys, monkeypatch) -> dict[str, Any
 
 
 def promote_requests(result: Any) -> list[Any]:
-    return [r for r in result.run_requests if r.job_name == "prompt_promote_job"]
+    return [r for r in result.run_requests if r.job_name == "forseti_prompt_promote_job"]
 
 
 def test_a_clear_win_is_promoted_once_per_version_and_environment(auto, opik_client, instance):
@@ -50,7 +50,7 @@ def test_a_clear_win_is_promoted_once_per_version_and_environment(auto, opik_cli
     assert request.run_key == f"{COMPOSITE}@v2:production"
     assert request.run_config == {
         "ops": {
-            "promote": {
+            "forseti_promote": {
                 "config": {"composite": COMPOSITE, "environment": "production", "version": "v2"}
             }
         }

@@ -1,19 +1,18 @@
 """The Dagster UI in a real browser: headless Chromium (Debian's) driven by Playwright's Python API,
-on an instance with one completed run, served by ``dg dev``. Screenshots go to ``test-artifacts/``."""
+on a team's project with two charters, each synced once, served by ``dg dev``. Screenshots go to
+``test-artifacts/``."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from prompt_sync_tests.dagster_helpers import ASSETS, run_job
-from prompt_sync_tests.forseti import make_forseti
+from prompt_sync_tests.dagster_helpers import ASSETS
 from prompt_sync_tests.services import chromium
+from prompt_sync_tests.team_project import PACKAGE, TwoCharters
 from prompt_sync_tests.webserver import REPO, running_webserver
 
 pytestmark = pytest.mark.slow
@@ -29,6 +28,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 60_000
+INSTANCES = ("forseti", "support_bot")
 
 
 @contextmanager
@@ -56,42 +56,40 @@ def _open(page, url: str) -> None:
         skip.click()
 
 
-def test_the_ui_shows_the_lineage_the_checks_and_the_counters(
-    opik_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_ui_shows_each_charter_as_its_group_with_its_checks_and_counters(
+    team_project: TwoCharters, tmp_path: Path
 ):
     chromium()  # skip (or fail in CI) before any work when it is missing
-    forseti = make_forseti(tmp_path, opik_target.project_name)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(forseti.config_path))
-    with dg.DagsterInstance.get() as instance:
-        assert run_job(instance).success
+    project = team_project.project
+    for name in INSTANCES:
+        project.dg("launch", "--job", f"{name}_prompt_sync_job")
     ARTIFACTS.mkdir(exist_ok=True)
 
     with (
-        # `dg dev`, as the README says to open the UI: the webserver and a daemon.
-        running_webserver(dict(os.environ), tmp_path / "dg-dev.log", dg_dev=True) as url,
+        # `dg dev` in the team's project, as the README says to open the UI.
+        running_webserver(
+            project.env, tmp_path / "dg-dev.log", dg_dev=True, project=project.root
+        ) as url,
         chromium_page() as page,
     ):
-        _open(page, f"{url}/locations/prompt_sync_pipeline/asset-groups/prompt_sync")
-        for asset in ASSETS:
-            page.get_by_text(asset, exact=True).first.wait_for()
-        # Both checked assets show their sync check passed, on the lineage graph itself;
-        # pushed_composites' second check, production_not_behind, runs in its own job.
-        page.get_by_text("1 / 1 Passed").first.wait_for()
-        page.get_by_text("1 / 2 Passed").first.wait_for()
-        page.screenshot(path=str(ARTIFACTS / "ui-lineage.png"), full_page=True)
+        for name in INSTANCES:
+            _open(page, f"{url}/locations/{PACKAGE}/asset-groups/{name}")
+            for asset in ASSETS:
+                page.get_by_text(asset, exact=True).first.wait_for()
+            # Both checked assets show their sync check passed, on the lineage graph itself;
+            # pushed_composites' second check, production_not_behind, runs in its own job.
+            page.get_by_text("1 / 1 Passed").first.wait_for()
+            page.get_by_text("1 / 2 Passed").first.wait_for()
+            page.screenshot(path=str(ARTIFACTS / f"ui-lineage-{name}.png"), full_page=True)
 
-        _open(page, f"{url}/assets/pushed_composites")
+        _open(page, f"{url}/assets/forseti/pushed_composites")
         metadata = page.get_by_text("composite_synced", exact=True).first
         metadata.wait_for()
         row = page.locator("tr", has=page.get_by_text("composite_synced", exact=True))
         assert row.first.inner_text().split()[-1] == "3"
         page.screenshot(path=str(ARTIFACTS / "ui-pushed-composites.png"), full_page=True)
 
-        _open(page, f"{url}/assets/local_individual_prompts?view=checks")
+        _open(page, f"{url}/assets/support_bot/local_individual_prompts?view=checks")
         page.get_by_text("persona_drift", exact=True).first.wait_for()
         page.get_by_text("Passed", exact=True).first.wait_for()
         page.get_by_text("drifting_composites", exact=True).first.wait_for()

@@ -12,8 +12,9 @@ from unittest import mock
 
 import dagster as dg
 import pytest
+import yaml
 
-from prompt_sync_tests.dagster_helpers import counter_tags, run_tags
+from prompt_sync_tests.dagster_helpers import SYNC_JOB, counter_tags, run_tags
 from prompt_sync_tests.forseti import make_forseti
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,7 @@ def _runs(home: str) -> list[dg.DagsterRun]:
 
 def test_dagster_job_execute(environment: dict[str, str]):
     completed = _run(
-        [str(BIN / "dagster"), "job", "execute", "-j", "prompt_sync_job", "-m", MODULE],
+        [str(BIN / "dagster"), "job", "execute", "-j", SYNC_JOB, "-m", MODULE],
         environment,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -69,15 +70,36 @@ def test_prompt_sync_run_now_is_recorded_like_a_scheduled_run(environment: dict[
     printed = json.loads(completed.stdout)
     day = datetime.now(UTC).strftime("%Y%m%d")
     assert printed["status"] == "SUCCESS"
-    assert printed["run_key"] == f"task_prompt_sync:{day}"
+    assert printed["job"] == SYNC_JOB
+    assert printed["run_key"] == f"task_prompt_sync:forseti:{day}"
     assert printed["composite_synced"] == 3
 
     (run,) = _runs(environment["DAGSTER_HOME"])
-    assert run.job_name == "prompt_sync_job"
+    assert run.job_name == SYNC_JOB
     assert run.run_id == printed["run_id"]
-    assert run.tags["dagster/run_key"] == f"task_prompt_sync:{day}"
+    assert run.tags["dagster/run_key"] == f"task_prompt_sync:forseti:{day}"
     assert run.tags["prompt_sync/trigger"] == "run-now"
-    assert run.tags["prompt_sync/success_key"] == f"success:task_prompt_sync:{day}"
+    assert run.tags["prompt_sync/instance"] == "forseti"
+    assert run.tags["prompt_sync/success_key"] == f"success:task_prompt_sync:forseti:{day}"
+
+
+def test_run_now_refuses_what_the_code_location_would_refuse_in_one_line(
+    environment: dict[str, str], tmp_path: Path
+):
+    config = Path(environment["PROMPT_SYNC_CONFIG"])
+    raw = yaml.safe_load(config.read_text())
+    raw["composites"]["x"] = {"system_prompt": "forseti.persona", "user_prompt": "nope"}
+    config.write_text(yaml.safe_dump(raw))
+
+    completed = _run([sys.executable, "-m", "prompt_sync_pipeline", "run-now"], environment)
+
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[0] == (
+        f"prompt-sync: {config}: composites.x.user_prompt: 'nope' is not a prompt of the "
+        "charter forseti_charter.json"
+    )
+    assert "Traceback" not in completed.stderr
+    assert _runs(environment["DAGSTER_HOME"]) == []
 
 
 def test_run_now_without_dagster_home_says_so(environment: dict[str, str]):

@@ -18,6 +18,7 @@ from prompt_sync_tests.dagster_helpers import (
     materializations,
     run_job,
     run_tags,
+    step_failures,
 )
 from prompt_sync_tests.forseti import COMPOSITE, Forseti, make_forseti
 
@@ -30,15 +31,6 @@ def forseti(tmp_path: Path, opik_target, monkeypatch: pytest.MonkeyPatch) -> For
     example = make_forseti(tmp_path, opik_target.project_name)
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(example.config_path))
     return example
-
-
-def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    """Step key → the failure description the UI shows."""
-    return {
-        event.step_key: event.step_failure_data.user_failure_data.description
-        for event in result.all_events
-        if event.event_type_value == "STEP_FAILURE"
-    }
 
 
 def assert_nothing_green(result: dg.ExecuteInProcessResult) -> None:
@@ -144,6 +136,9 @@ def test_a_503_burst_on_one_composite_is_reported_not_passed(forseti, opik_targe
     # The push read that composite again, after the burst: evaluated, and truly equal.
     assert check_results(result)["composites_match_charter"].passed
     assert metadata["pushed_composites"]["composite_synced"] == 3
-    # The run fails in its last step, naming the real cause.
+    # The run fails in its last step, naming the real cause as the CLI prints it.
     failure = step_failures(result)["pushed_composites"]
-    assert f"pull `{COMPOSITE}`: failed (Opik answered 503" in failure
+    assert (
+        f"Pull:\n ! failed        {COMPOSITE}  (did not go through: the reason follows)\n"
+        "      Opik answered 503"
+    ) in failure

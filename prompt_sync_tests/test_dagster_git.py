@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from prompt_sync_tests.dagster_helpers import materializations, run_job, run_tags
+from prompt_sync_tests.dagster_helpers import materializations, run_job, run_tags, step_failures
 from prompt_sync_tests.forseti import CHARTER_TASK, optimize
 from prompt_sync_tests.gitrepos import CHARTER, GIT_ENV, Team, git, make_team
 
@@ -26,8 +26,9 @@ def team(tmp_path: Path, opik_target, monkeypatch: pytest.MonkeyPatch) -> Team:
 
 
 def step_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    return failure.step_key, failure.step_failure_data.user_failure_data.description
+    """The asset whose step failed (its name within the instance), and what it said."""
+    ((step, description),) = step_failures(result).items()
+    return step, description
 
 
 def test_the_pull_step_commits_to_the_days_branch_and_records_it(team: Team, opik_client, instance):
@@ -46,7 +47,7 @@ def test_the_pull_step_commits_to_the_days_branch_and_records_it(team: Team, opi
     event = next(
         e.materialization
         for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("local_individual_prompts")
+        if e.asset_key == dg.AssetKey(["forseti", "local_individual_prompts"])
     )
     charter_hash = hashlib.sha256(team.deployment.charter_path.read_bytes()).hexdigest()
     assert event.tags["dagster/data_version"] == charter_hash

@@ -12,10 +12,12 @@ from prompt_sync_tests.dagster_helpers import (
     ASSETS,
     CREATE_VERSION,
     check_results,
+    code_location,
     counter_tags,
     materializations,
     run_job,
     run_tags,
+    step_failures,
     writes,
 )
 from prompt_sync_tests.forseti import (
@@ -97,7 +99,8 @@ def test_full_run_pulls_pushes_and_records_the_run(forseti, opik_client, opik_ta
         "composite_failed": 0,
     }
     today = datetime.now(UTC).strftime("%Y%m%d")  # the example's schedule_timezone is UTC
-    assert tags["prompt_sync/success_key"] == f"success:task_prompt_sync:{today}"
+    assert tags["prompt_sync/success_key"] == f"success:task_prompt_sync:forseti:{today}"
+    assert tags["prompt_sync/instance"] == "forseti"
     assert forseti.template(CHARTER_TASK).endswith(OPTIMIZED)
 
     requests = opik_target.requests()
@@ -136,10 +139,15 @@ def test_persona_conflict_blocks_the_pushes(forseti, opik_client, opik_target, i
     assert drift.severity == dg.AssetCheckSeverity.ERROR
     assert COMPOSITE in drift.metadata["conflicting_composites"].value
     assert "Be terse." in drift.metadata["difference"].value
-    # The fix it suggests is the exact command, with the configuration this run used.
-    pulled = materializations(result)["local_individual_prompts"]
-    fix = f"prompt-sync --config {forseti.config_path} sync --keep-charter {PERSONA}"
-    assert any(fix in str(value) for value in pulled.values())
+    # The fix it suggests is the instance's resolve job, with the run config to paste.
+    fix = f'`forseti_prompt_resolve_job` (run config `{{keep_charter: ["{PERSONA}"]}}`)'
+    assert fix in drift.description
+    # The step fails with the CLI's whole message (the conflict, both texts, every fix), not
+    # with Dagster's "blocking asset check failed".
+    failure = step_failures(result)["local_individual_prompts"]
+    assert failure.startswith("forseti_prompt_sync_job: ")
+    assert "Be terse." in failure and "Be warm." in failure
+    assert fix in failure
     assert sorted(materializations(result)) == ["local_individual_prompts", "opik_composites"]
     assert writes(opik_target.requests()) == []
     assert forseti.charter_path.read_text() == charter_before
@@ -185,7 +193,7 @@ def test_a_failed_prompt_fails_the_run_after_every_step(forseti, opik_target, in
     assert metadata["pushed_individuals"]["individual_failed"] == 1
     assert metadata["pushed_composites"]["composite_synced"] == 3
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert failure.step_key == "pushed_composites"
+    assert failure.step_key == "forseti__pushed_composites"
     assert WORDING in failure.step_failure_data.user_failure_data.description
     tags = run_tags(instance, result.run_id)
     assert counter_tags(tags)["individual_failed"] == 1
@@ -211,14 +219,15 @@ def test_dry_run_writes_nothing(forseti, opik_client, opik_target, instance):
     assert "prompt_sync/success_key" not in tags
 
 
-def test_missing_configuration_fails_the_run_at_its_start(
-    forseti, instance, monkeypatch: pytest.MonkeyPatch
+def test_a_configuration_gone_after_load_fails_the_first_step_with_the_cli_message(
+    forseti, instance
 ):
-    monkeypatch.delenv("PROMPT_SYNC_CONFIG")
+    defs = code_location()  # loaded while the file was there
+    forseti.config_path.unlink()
 
-    result = run_job(instance)
+    result = run_job(instance, defs=defs)
 
     assert not result.success
     assert materializations(result) == {}
-    messages = " ".join(str(e.event_specific_data) + (e.message or "") for e in result.all_events)
-    assert "PROMPT_SYNC_CONFIG" in messages
+    failure = step_failures(result)["opik_composites"]
+    assert failure == f"{forseti.config_path}: configuration file not found"

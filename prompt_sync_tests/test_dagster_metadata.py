@@ -9,10 +9,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from prompt_sync_pipeline.definitions import defs
 from prompt_sync_tests.dagster_helpers import (
     CREATE_VERSION,
+    RESOLVE_JOB,
+    SCHEDULE,
+    SYNC_JOB,
     check_results,
+    code_location,
     materializations,
     run_job,
 )
@@ -74,6 +77,7 @@ def test_both_checks_carry_numbers_to_plot(forseti, opik_client):
 
 
 def test_descriptions_shown_in_the_ui_have_no_raw_markup():
+    defs = code_location()
     repository = defs.get_repository_def()
     texts: dict[str, str] = {}
     for assets_def in repository.assets_defs_by_key.values():
@@ -83,8 +87,9 @@ def test_descriptions_shown_in_the_ui_have_no_raw_markup():
             texts[f"check {spec.name}"] = spec.description or ""
     for name, resource in defs.resources.items():
         texts[f"resource {name}"] = resource.get_resource_definition().description or ""
-    texts["job"] = defs.resolve_job_def("prompt_sync_job").description or ""
-    texts["schedule"] = defs.resolve_schedule_def("prompt_sync_daily").description or ""
+    texts["job"] = defs.resolve_job_def(SYNC_JOB).description or ""
+    texts["resolve job"] = defs.resolve_job_def(RESOLVE_JOB).description or ""
+    texts["schedule"] = defs.resolve_schedule_def(SCHEDULE).description or ""
 
     assert all(texts.values())
     raw = {name: text for name, text in texts.items() if "``" in text}

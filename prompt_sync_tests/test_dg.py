@@ -51,23 +51,24 @@ def test_dg_check_and_list_defs(dg_env: dict[str, str]):
     assert listed.returncode == 0, listed.stderr
     definitions = json.loads(listed.stdout)
     keys = {asset["asset_key"] for asset in definitions["assets"]}
-    assert set(ASSETS) <= keys
+    assert {f"forseti/{name}" for name in ASSETS} <= keys
     assert {job["name"] for job in definitions["jobs"]} == {
-        "prompt_sync_job",
-        "prompt_sync_pull_job",
-        "prompt_promote_job",
-        "prompt_rollback_job",
-        "production_check_job",
+        "forseti_prompt_sync_job",
+        "forseti_prompt_sync_pull_job",
+        "forseti_prompt_resolve_job",
+        "forseti_prompt_promote_job",
+        "forseti_prompt_rollback_job",
+        "forseti_production_check_job",
     }
-    assert [s["name"] for s in definitions["schedules"]] == ["prompt_sync_daily"]
-    assert [s["name"] for s in definitions["sensors"]] == ["opik_prompt_changes"]
+    assert [s["name"] for s in definitions["schedules"]] == ["forseti_prompt_sync_daily"]
+    assert [s["name"] for s in definitions["sensors"]] == ["forseti_opik_prompt_changes"]
 
 
 def test_dg_launch_runs_the_job(dg_env: dict[str, str], opik_target, tmp_path: Path):
     forseti = make_forseti(tmp_path, opik_target.project_name)
     env = {**dg_env, **opik_target.env, "PROMPT_SYNC_CONFIG": str(forseti.config_path)}
 
-    launched = _dg("launch", "--job", "prompt_sync_job", env=env)
+    launched = _dg("launch", "--job", "forseti_prompt_sync_job", env=env)
 
     assert launched.returncode == 0, launched.stderr[-3000:]
     home = {"DAGSTER_HOME": env["DAGSTER_HOME"]}

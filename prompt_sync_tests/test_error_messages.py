@@ -277,7 +277,9 @@ def test_a_long_retry_wait_is_logged_once_with_its_duration(synced, opik_target,
     assert waits == ["Opik request failed (HTTP 429); waiting 2.0s before retrying"]
 
 
-def test_dagster_fails_the_run_once_when_opik_is_unreachable(forseti, opik_target, monkeypatch):
+def test_dagster_fails_the_run_once_when_opik_is_unreachable(
+    forseti, opik_target, monkeypatch, capsys
+):
     import dagster as dg
 
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(forseti.config_path))
@@ -288,9 +290,13 @@ def test_dagster_fails_the_run_once_when_opik_is_unreachable(forseti, opik_targe
 
     assert not result.success
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert [e.step_key for e in failures] == ["opik_composites"]
+    assert [e.step_key for e in failures] == ["forseti__opik_composites"]
     description = failures[0].step_failure_data.user_failure_data.description
     assert "is unreachable" in description and "OPIK_URL_OVERRIDE" in description
+    # The message the CLI prints for the same outage, whole.
+    capsys.readouterr()  # Dagster's own log lines
+    assert main(["--config", str(forseti.config_path), "sync"]) == 1
+    assert capsys.readouterr().err.strip() == f"prompt-sync: {description}"
 
 
 def test_dagster_describes_an_error_on_every_prompt_once_per_step(synced, opik_target, monkeypatch):

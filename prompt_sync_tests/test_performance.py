@@ -12,11 +12,10 @@ import dagster as dg
 import pytest
 
 from prompt_sync_pipeline.cli import main, seed_main
-from prompt_sync_pipeline.defs.performance import prompt_performance
-from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
 from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.performance import collect_performance
 from prompt_sync_pipeline.performance.render import to_markdown
+from prompt_sync_tests.dagster_helpers import SYNC_JOB, code_location, key
 from prompt_sync_tests.forseti import COMPOSITE, COMPOSITES, PERSONA, PROMPTS, Forseti
 from prompt_sync_tests.lab import Lab
 
@@ -456,19 +455,26 @@ def test_the_seed_spelling_routes_to_the_same_view(two_versions, capsys):
     assert prompt["name"] == COMPOSITE and prompt["status"] == "ok"
 
 
-# As the code location binds them: Opik from the OPIK_* variables the fixtures set, the
-# configuration from PROMPT_SYNC_CONFIG.
-RESOURCES = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
+# The asset as the code location defines it: Opik from the OPIK_* variables the fixtures set, the
+# configuration from PROMPT_SYNC_CONFIG (the forseti instance).
+PERFORMANCE = key("prompt_performance")
+
+
+def materialize_performance(instance: dg.DagsterInstance, **kwargs: Any) -> Any:
+    # Resolved from the code location, the asset comes with its resources bound.
+    return dg.materialize(
+        [code_location().resolve_assets_def(PERFORMANCE)], instance=instance, **kwargs
+    )
 
 
 def test_the_dagster_asset_shows_the_same_table(two_versions, lab, monkeypatch):
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(two_versions.config_path))
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([prompt_performance], instance=instance, resources=RESOURCES)
+        result = materialize_performance(instance)
 
         assert result.success
-        (materialization,) = result.asset_materializations_for_node("prompt_performance")
+        (materialization,) = result.asset_materializations_for_node("forseti__prompt_performance")
         metadata = materialization.metadata
         assert metadata["performance"].value == to_markdown(
             performance(two_versions, paired=True, environment="production")
@@ -482,9 +488,7 @@ def test_the_dagster_asset_shows_the_same_table(two_versions, lab, monkeypatch):
         assert metadata["experiments"].value == 2
         assert metadata["prompts_without_experiments"].value == len(COMPOSITES) + len(PROMPTS) - 1
         assert not any(key.endswith(f"/{PERSONA}") for key in metadata)  # composites only
-        assert (
-            instance.get_latest_materialization_event(dg.AssetKey("prompt_performance")) is not None
-        )
+        assert instance.get_latest_materialization_event(PERFORMANCE) is not None
 
 
 def test_the_asset_fails_rather_than_record_a_partial_table(synced, opik_target, monkeypatch):
@@ -492,39 +496,28 @@ def test_the_asset_fails_rather_than_record_a_partial_table(synced, opik_target,
     opik_target.inject(r"/v1/private/experiments$", "GET", status=400, times=None)
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [prompt_performance], instance=instance, resources=RESOURCES, raise_on_error=False
-        )
+        result = materialize_performance(instance, raise_on_error=False)
 
         assert not result.success
-        assert result.asset_materializations_for_node("prompt_performance") == []
+        assert result.asset_materializations_for_node("forseti__prompt_performance") == []
         (failure,) = [e for e in result.all_events if e.is_step_failure]
         assert "Opik reads failed for 7 prompt(s)" in str(failure.step_failure_data.error)
-
-
-def code_location() -> dg.Definitions:
-    """The code location with the asset (added here until definitions.py wires it in)."""
-    from prompt_sync_pipeline.definitions import defs
-
-    if prompt_performance.key in defs.resolve_all_asset_keys():
-        return defs
-    return dg.Definitions.merge(defs, dg.Definitions(assets=[prompt_performance]))
 
 
 def test_the_asset_stays_out_of_the_midnight_job():
     defs = code_location()
     dg.Definitions.validate_loadable(defs)
 
-    job = defs.resolve_job_def("prompt_sync_job")
+    job = defs.resolve_job_def(SYNC_JOB)
 
-    assert prompt_performance.key not in job.asset_layer.executable_asset_keys
-    assert "prompt_sync" in defs.resolve_assets_def(prompt_performance.key).required_resource_keys
+    assert PERFORMANCE not in job.asset_layer.executable_asset_keys
+    assert "prompt_sync" in defs.resolve_assets_def(PERFORMANCE).required_resource_keys
 
 
-def test_the_asset_is_on_demand_in_its_own_group():
-    spec = next(iter(prompt_performance.specs))
+def test_the_asset_is_on_demand_in_the_instances_group():
+    spec = next(iter(code_location().resolve_assets_def(PERFORMANCE).specs))
 
-    assert spec.group_name == "prompt_performance"
+    assert spec.group_name == "forseti"
     assert spec.automation_condition is None
     assert spec.kinds == {"opik"}
     assert spec.code_version == "2"

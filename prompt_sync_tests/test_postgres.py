@@ -30,7 +30,15 @@ from prompt_sync_tests.webserver import (
 
 pytestmark = pytest.mark.slow
 
-ASSETS = ["local_individual_prompts", "opik_composites", "pushed_composites", "pushed_individuals"]
+ASSETS = [
+    f"forseti/{name}"
+    for name in (
+        "local_individual_prompts",
+        "opik_composites",
+        "pushed_composites",
+        "pushed_individuals",
+    )
+]
 
 
 def test_run_now_on_postgres_is_stored_there_and_listed_in_the_jobs_runs_tab(
@@ -90,9 +98,9 @@ def test_run_now_on_postgres_is_stored_there_and_listed_in_the_jobs_runs_tab(
     finally:
         engine.dispose()
 
-    assert (status, job) == ("SUCCESS", "prompt_sync_job")
-    assert tags["dagster/run_key"] == f"task_prompt_sync:{day}"
-    assert tags["prompt_sync/success_key"] == f"success:task_prompt_sync:{day}"
+    assert (status, job) == ("SUCCESS", "forseti_prompt_sync_job")
+    assert tags["dagster/run_key"] == f"task_prompt_sync:forseti:{day}"
+    assert tags["prompt_sync/success_key"] == f"success:task_prompt_sync:forseti:{day}"
     assert tags["prompt_sync/individual_synced"] == "4"
     assert tags["prompt_sync/composite_synced"] == "3"
     assert tags["prompt_sync/pull_failed"] == "0"
@@ -104,7 +112,7 @@ def test_run_now_on_postgres_is_stored_there_and_listed_in_the_jobs_runs_tab(
     assert any(Path(production_home.env["DAGSTER_COMPUTE_LOG_DIR"]).rglob("*"))
 
     with running_webserver(env, tmp_path / "webserver.log") as url:
-        assert run_id in job_run_ids(url)
+        assert run_id in job_run_ids(url, "forseti_prompt_sync_job")
         assert run_origin(url, run_id) == {
             "repositoryLocationName": "prompt_sync_pipeline",
             "repositoryName": "__repository__",

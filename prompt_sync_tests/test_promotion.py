@@ -12,9 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from prompt_sync_pipeline.defs.release import prompt_promote_job, prompt_rollback_job
-from prompt_sync_pipeline.defs.resources import OpikResource, PromptSyncResource
-from prompt_sync_tests.dagster_helpers import run_check
+from prompt_sync_tests.dagster_helpers import code_location, run_check
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, Forseti
 from prompt_sync_tests.forseti import run_cli as cli
 from prompt_sync_tests.lab import BRIEF, RAMBLING, Lab, environments, evaluate_version, production
@@ -278,7 +276,12 @@ def test_experiments_on_another_dataset_do_not_count(synced, lab, opik_client, c
 
 # The same moves from Dagster ---------------------------------------------------------------
 
-RESOURCES = {"prompt_sync": PromptSyncResource(opik=OpikResource())}
+PROMOTE, ROLLBACK = "forseti_prompt_promote_job", "forseti_prompt_rollback_job"
+
+
+def release_job(name: str) -> dg.JobDefinition:
+    """The instance's promote or rollback job, from the code location as it loads now."""
+    return code_location().resolve_job_def(name)
 
 
 def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
@@ -289,13 +292,12 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
     cli(capsys, forseti, "promote", COMPOSITE, "--environment", "production")
 
     def op_config(op: str, **fields: Any) -> dict[str, Any]:
-        return {"ops": {op: {"config": {"composite": COMPOSITE, **fields}}}}
+        return {"ops": {f"forseti_{op}": {"config": {"composite": COMPOSITE, **fields}}}}
 
     with dg.instance_for_test() as instance:
-        promoted = prompt_promote_job.execute_in_process(
+        promoted = release_job(PROMOTE).execute_in_process(
             run_config=op_config("promote", version="v2", metric="accuracy", gate="mean"),
             instance=instance,
-            resources=RESOURCES,
         )
         assert promoted.success
         (output,) = [e for e in promoted.all_node_events if e.is_successful_output]
@@ -307,10 +309,9 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
         assert metadata["gate"] == "mean"
         assert production(opik_client, forseti) == "v2"
 
-        refused = prompt_promote_job.execute_in_process(
+        refused = release_job(PROMOTE).execute_in_process(
             run_config=op_config("promote", version="v3", gate="mean"),
             instance=instance,
-            resources=RESOURCES,
             raise_on_error=False,
         )
         assert not refused.success
@@ -323,10 +324,8 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
         assert scores["current_score"] == pytest.approx(means["v2"])
         assert production(opik_client, forseti) == "v2"
 
-        rolled = prompt_rollback_job.execute_in_process(
-            run_config=op_config("rollback", environment="production"),
-            instance=instance,
-            resources=RESOURCES,
+        rolled = release_job(ROLLBACK).execute_in_process(
+            run_config=op_config("rollback", environment="production"), instance=instance
         )
         assert rolled.success
         assert production(opik_client, forseti) == "v1"
@@ -381,10 +380,9 @@ def test_an_op_asked_for_an_unknown_composite_fails_with_the_reason(synced, monk
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(synced.config_path))
 
     with dg.instance_for_test() as instance:
-        result = prompt_rollback_job.execute_in_process(
-            run_config={"ops": {"rollback": {"config": {"composite": "nope"}}}},
+        result = release_job(ROLLBACK).execute_in_process(
+            run_config={"ops": {"forseti_rollback": {"config": {"composite": "nope"}}}},
             instance=instance,
-            resources=RESOURCES,
             raise_on_error=False,
         )
 

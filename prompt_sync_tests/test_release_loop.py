@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from prompt_sync_pipeline.cli import main
-from prompt_sync_pipeline.definitions import defs
-from prompt_sync_tests.dagster_helpers import launch, settled, tick
+from prompt_sync_tests.dagster_helpers import code_location, key, launch, settled, tick
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE
 from prompt_sync_tests.forseti import run_cli as cli
 from prompt_sync_tests.gitrepos import GIT_ENV, git, make_team
@@ -89,7 +88,8 @@ def test_an_optimization_is_pulled_promoted_by_the_auto_gate_and_noise_is_refuse
     )
 
     # In Dagster: the difference and its bounds are numbers, plotted over time.
-    result = defs.resolve_assets_def("prompt_performance")
+    defs = code_location()
+    result = defs.resolve_assets_def(key("prompt_performance"))
     materialized = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, asset_selection=[result.key]
     )

@@ -8,7 +8,7 @@ import time
 import dagster as dg
 from dagster._daemon.types import DaemonHeartbeat
 
-from prompt_sync_pipeline.run_now import queue_without_daemon
+from prompt_sync_pipeline.components.internals import queue_without_daemon
 
 QUEUED = {
     "run_coordinator": {

@@ -57,10 +57,10 @@ def test_the_scheduler_launches_the_midnight_run_once_a_day(
         runs_after_second_tick = instance.get_runs()
 
     assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
-    assert run.job_name == "prompt_sync_job"
-    assert run.tags["dagster/run_key"] == "task_prompt_sync:20260305"
-    assert run.tags["dagster/schedule_name"] == "prompt_sync_daily"
-    assert run.tags["prompt_sync/success_key"] == "success:task_prompt_sync:20260305"
+    assert run.job_name == "forseti_prompt_sync_job"
+    assert run.tags["dagster/run_key"] == "task_prompt_sync:forseti:20260305"
+    assert run.tags["dagster/schedule_name"] == "forseti_prompt_sync_daily"
+    assert run.tags["prompt_sync/success_key"] == "success:task_prompt_sync:forseti:20260305"
     counters = {name: run.tags[f"prompt_sync/{name}"] for name in COUNTERS}
     assert counters == {
         "pull_changed": "0",

@@ -1,4 +1,4 @@
-"""``opik_prompt_changes``: one listing per tick, one run per new composite version.
+"""``forseti_opik_prompt_changes``: one listing per tick, one run per new composite version.
 
 Evaluated with ``build_sensor_context`` on a real Dagster instance against the emulator; the
 run it requests is then executed in that instance like the daemon would launch it.
@@ -15,11 +15,19 @@ import dagster as dg
 import pytest
 import yaml
 
-from prompt_sync_pipeline.definitions import defs
 from prompt_sync_pipeline.opik import RemotePrompt
 from prompt_sync_pipeline.sync.state import CompositeBase, PartBase, SyncState
 from prompt_sync_pipeline.sync.watch import read_cursor, run_key, unseen_versions, write_cursor
-from prompt_sync_tests.dagster_helpers import launch, settled, tick
+from prompt_sync_tests.dagster_helpers import (
+    PULL_JOB,
+    SENSOR,
+    SYNC_JOB,
+    code_location,
+    key,
+    launch,
+    settled,
+    tick,
+)
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, COMPOSITES, Forseti, optimize
 
 OPTIMIZED = "Judge {{post}} against {{charter}}, quoting the rule it breaks."
@@ -61,7 +69,7 @@ def test_a_new_version_requests_exactly_one_run_and_the_same_version_none(
 
         (request,) = first.run_requests
         assert request.run_key == f"{COMPOSITE}@v2"
-        assert request.job_name == "prompt_sync_pull_job"
+        assert request.job_name == PULL_JOB
         assert request.tags["prompt_sync/trigger"] == "sensor"
         assert read_cursor(first.cursor)[COMPOSITE][1] == 2
 
@@ -85,9 +93,9 @@ def test_the_requested_run_pulls_the_new_version_into_the_charter(watched, opik_
 
         assert run.success
         assert watched.template(CHARTER_TASK) == OPTIMIZED
-        assert {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()} == {
-            "opik_composites",
-            "local_individual_prompts",
+        assert {e.asset_key for e in run.get_asset_materialization_events()} == {
+            key("opik_composites"),
+            key("local_individual_prompts"),
         }
 
 
@@ -99,23 +107,24 @@ def test_run_pushes_requests_the_whole_sync(watched, opik_client):
 
         (request,) = tick(instance, cursor).run_requests
 
-        assert request.job_name == "prompt_sync_job"
+        assert request.job_name == SYNC_JOB
 
 
 def test_the_sensor_is_off_by_default_and_targets_the_sync_and_promote_jobs():
-    sensor = defs.resolve_sensor_def("opik_prompt_changes")
+    defs = code_location()
+    sensor = defs.resolve_sensor_def(SENSOR)
 
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert sensor.minimum_interval_seconds == 300
     assert {job.name for job in sensor.jobs} == {
-        "prompt_sync_pull_job",
-        "prompt_sync_job",
-        "prompt_promote_job",  # the auto gate's (promotion.auto)
+        PULL_JOB,
+        SYNC_JOB,
+        "forseti_prompt_promote_job",  # the auto gate's (promotion.auto)
     }
-    pull = defs.resolve_job_def("prompt_sync_pull_job")
-    assert {k.to_user_string() for k in pull.asset_layer.executable_asset_keys} == {
-        "opik_composites",
-        "local_individual_prompts",
+    pull = defs.resolve_job_def(PULL_JOB)
+    assert set(pull.asset_layer.executable_asset_keys) == {
+        key("opik_composites"),
+        key("local_individual_prompts"),
     }
 
 
@@ -127,7 +136,7 @@ def test_the_interval_comes_from_the_configuration(tmp_path: Path):
     path.write_text(yaml.safe_dump(config))
     code = (
         "import sys; from prompt_sync_pipeline.definitions import defs; "
-        "print(defs.resolve_sensor_def('opik_prompt_changes').minimum_interval_seconds, "
+        f"print(defs().resolve_sensor_def({SENSOR!r}).minimum_interval_seconds, "
         "'opik' in sys.modules)"
     )
     env = {**os.environ, "PROMPT_SYNC_CONFIG": str(path)}
@@ -185,15 +194,20 @@ def test_the_cursor_round_trips_and_a_broken_one_is_empty():
     assert read_cursor("not json") == {} and read_cursor(None) == {}
 
 
-def test_without_a_configuration_the_tick_fails_naming_the_variable(monkeypatch):
-    monkeypatch.delenv("PROMPT_SYNC_CONFIG", raising=False)
+def test_a_configuration_gone_after_load_fails_the_tick_with_the_cli_message(watched, opik_target):
+    defs = code_location()  # loaded while the file was there
+    watched.config_path.unlink()
 
-    with dg.instance_for_test() as instance, pytest.raises(Exception) as raised:
-        tick(instance, None)
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(instance=instance, resources=defs.resources) as context,
+        pytest.raises(Exception) as raised,
+    ):
+        defs.resolve_sensor_def(SENSOR).evaluate_tick(context)
 
-    # Dagster wraps the resource's failure; the tick's error shows the whole chain.
+    # Dagster wraps the step's failure; the tick's error shows the whole chain.
     chain, error = [], raised.value
     while error is not None:
         chain.append(str(error))
         error = error.__cause__
-    assert any("set PROMPT_SYNC_CONFIG to the path of prompt_sync.yaml" in m for m in chain)
+    assert any(f"{watched.config_path}: configuration file not found" in m for m in chain)

@@ -55,7 +55,7 @@ def webserver(tmp_path: Path) -> Iterator[str]:
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    env.pop("PROMPT_SYNC_CONFIG", None)  # the code location must load without a configuration
+    env.pop("PROMPT_SYNC_CONFIG", None)  # the forseti instance then syncs the worked example
     with running_webserver(env, tmp_path / "webserver.log") as url:
         yield url
 
@@ -70,22 +70,24 @@ def test_webserver_serves_assets_checks_and_schedule(webserver: str):
     (repository,) = location["repositories"]
     (schedule,) = repository["schedules"]
     assert schedule == {
-        "name": "prompt_sync_daily",
+        "name": "forseti_prompt_sync_daily",
         "cronSchedule": "0 0 * * *",
         "executionTimezone": "UTC",
         "scheduleState": {"status": "RUNNING"},
     }
 
-    every_node = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
-    assert every_node["prompt_performance"]["groupName"] == "prompt_performance"
-    nodes = {k: n for k, n in every_node.items() if n["groupName"] == "prompt_sync"}
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
+    assert {n["groupName"] for n in nodes.values()} == {"forseti"}
     assert sorted(nodes) == [
-        "local_individual_prompts",
-        "opik_composites",
-        "pushed_composites",
-        "pushed_individuals",
+        "forseti/local_individual_prompts",
+        "forseti/opik_composites",
+        "forseti/prompt_performance",
+        "forseti/pushed_composites",
+        "forseti/pushed_individuals",
     ]
-    assert nodes["pushed_composites"]["dependencyKeys"] == [{"path": ["pushed_individuals"]}]
+    assert nodes["forseti/pushed_composites"]["dependencyKeys"] == [
+        {"path": ["forseti", "pushed_individuals"]}
+    ]
     checks = {
         check["name"]: check
         for node in nodes.values()

@@ -55,10 +55,11 @@ mutation ReExecute($runId: String!) {
 
 @contextmanager
 def running_webserver(
-    env: Mapping[str, str], log_path: Path, *, dg_dev: bool = False
+    env: Mapping[str, str], log_path: Path, *, dg_dev: bool = False, project: Path = REPO
 ) -> Iterator[str]:
     """The webserver on a free loopback port, in exactly ``env`` (with its ``DAGSTER_HOME``); its
-    base URL. With ``dg_dev``, ``dg dev`` (the webserver and a daemon, from ``[tool.dg]``).
+    base URL. With ``dg_dev``, ``dg dev`` (the webserver and a daemon, from ``[tool.dg]``) in
+    ``project`` (this repository by default).
 
     Returns once the code location has loaded.
     """
@@ -75,7 +76,7 @@ def running_webserver(
     with log_path.open("w") as log:
         process = subprocess.Popen(
             command,
-            cwd=REPO,
+            cwd=project,
             env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -118,7 +119,7 @@ def wait_until_loaded(url: str, timeout: float = 120) -> None:
     raise AssertionError(f"the code location did not load in {timeout}s: {last}")
 
 
-def job_run_ids(url: str, job: str = "prompt_sync_job") -> list[str]:
+def job_run_ids(url: str, job: str) -> list[str]:
     """The runs the job's Runs tab lists (runs of this job from this code location)."""
     data = graphql(url, JOB_RUNS, {"location": LOCATION, "repository": REPOSITORY, "job": job})
     result = data["pipelineOrError"]

@@ -101,13 +101,13 @@ def plan(
 
 @click.command(
     "run-now",
-    short_help="launch prompt_sync_job in the local Dagster instance, like a scheduled run",
+    short_help="launch the charter's sync job in the local Dagster instance, like a scheduled run",
 )
 @session_options
 @click.pass_obj
 def run_now(session: Session, config_path: str | None = None, as_json: bool = False) -> int:
-    """Launch prompt_sync_job in the Dagster instance of $DAGSTER_HOME, like a scheduled
-    run, and wait for it."""
+    """Launch the sync job of the charter's instance (NAME_prompt_sync_job) in the Dagster
+    instance of $DAGSTER_HOME, like a scheduled run, and wait for it."""
     session.use(config_path, as_json)
 
     def body() -> int:

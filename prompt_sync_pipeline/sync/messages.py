@@ -8,6 +8,7 @@ returns typed outcomes and calls these functions to word them.
 from __future__ import annotations
 
 import errno
+import json
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,9 +24,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Fixes:
-    """The command prefix of the run: ``prompt-sync`` or ``prompt-sync --config PATH``."""
+    """How the run's user settles a problem.
+
+    From the CLI: commands with the run's prefix, ``prompt-sync`` or ``prompt-sync --config PATH``.
+    In a Dagster run (``for_dagster``): the instance's jobs, to launch from the UI's launchpad with
+    the run config to paste; what only the CLI can do (``--rebuild-state``) stays a command.
+    """
 
     prefix: str = "prompt-sync"
+    # A Dagster run: the job that takes keep_opik / keep_charter as run config, and the sync job.
+    resolve_job: str | None = None
+    sync_job: str | None = None
 
     @classmethod
     def for_config(cls, config_path: str | Path | None) -> Fixes:
@@ -33,20 +42,43 @@ class Fixes:
             return cls()
         return cls(f"prompt-sync --config {shlex.quote(str(config_path))}")
 
+    @classmethod
+    def for_dagster(cls, config_path: str | Path, *, resolve_job: str, sync_job: str) -> Fixes:
+        return cls(cls.for_config(config_path).prefix, resolve_job=resolve_job, sync_job=sync_job)
+
     def command(self, *args: str) -> str:
         """A command to copy as is, in backticks."""
         return "`" + " ".join([self.prefix, *map(shlex.quote, args)]) + "`"
 
+    def launch(self, job: str, run_config: dict[str, list[str]] | None = None) -> str:
+        """A Dagster job to launch, with the run config to paste in the launchpad (YAML)."""
+        if not run_config:
+            return f"`{job}`"
+        fields = ", ".join(f"{key}: {json.dumps(value)}" for key, value in run_config.items())
+        return f"`{job}` (run config `{{{fields}}}`)"
+
     def keep_charter(self, name: str) -> str:
+        if self.resolve_job:
+            return self.launch(self.resolve_job, {"keep_charter": [name]})
         return self.command("sync", "--keep-charter", name)
 
     def keep_opik(self, name: str) -> str:
+        if self.resolve_job:
+            return self.launch(self.resolve_job, {"keep_opik": [name]})
         return self.command("sync", "--keep-opik", name)
+
+    def keep_charter_once(self) -> str:
+        """After editing the charter by hand: how to push that edit over Opik's, once."""
+        if self.resolve_job:
+            return f"launch `{self.resolve_job}` with keep_charter once"
+        return "run `--keep-charter` once"
 
     def rebuild_state(self) -> str:
         return self.command("sync", "--rebuild-state")
 
     def sync(self) -> str:
+        if self.sync_job:
+            return self.launch(self.sync_job)
         return self.command("sync")
 
 
@@ -89,7 +121,7 @@ def conflict_help(
         else:
             lines.append(
                 f"Resolve with {fixes.keep_charter(prompt)} or {fixes.keep_opik(prompt)}, or edit "
-                f"the charter's {prompt!r} to the text you want and run `--keep-charter` once."
+                f"the charter's {prompt!r} to the text you want and {fixes.keep_charter_once()}."
             )
     return "\n".join(lines)
 

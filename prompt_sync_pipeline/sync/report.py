@@ -160,3 +160,49 @@ def group_failures(actions: list[Action]) -> list[FailureGroup]:
             groups[key] = FailureGroup(action.step, action.outcome, action.reason, [])
         groups[key].subjects.append(action.subject)
     return list(groups.values())
+
+
+STEP_TITLES: dict[Step, str] = {
+    "pull": "Pull",
+    "individual": "Individual prompts",
+    "composite": "Composites",
+}
+
+
+def render_report(
+    report: SyncReport, *, show_diffs: bool = False, failures_only: bool = False
+) -> list[str]:
+    """The report as the CLI prints it: per step, one line per prompt with the outcome, what it
+    means and the version, then its reasons (a failure shared by many prompts once, with the
+    count), the warnings, then the counters. ``failures_only`` keeps the prompts that failed:
+    what a failed Dagster run says."""
+    lines: list[str] = []
+    for step in STEPS:
+        actions = [a for a in report.steps(step) if not (failures_only and a.ok)]
+        if not actions:
+            continue
+        lines.append(f"{STEP_TITLES[step]}{' (dry run)' if report.dry_run else ''}:")
+        # The same failure on many prompts (e.g. Opik went away) is printed once, with the count.
+        shared = {(g.outcome, g.reason): g for g in group_failures(actions) if len(g.subjects) > 1}
+        printed: set[tuple[str, str]] = set()
+        for action in actions:
+            key = (action.outcome, action.reason)
+            group = None if action.ok else shared.get(key)
+            if group is not None:
+                if key in printed:
+                    continue  # printed with its group
+                printed.add(key)
+            mark = " " if action.ok else "!"
+            version = f" {action.version}" if action.version else ""
+            subject = action.subject
+            if group is not None:
+                subject = f"{group.count}: {', '.join(group.subjects)}"
+            explained = meaning(action.outcome, step, dry_run=report.dry_run)
+            lines.append(f" {mark} {action.outcome:<13} {subject}{version}  ({explained})")
+            if action.reason and (not action.ok or step == "pull"):
+                lines.extend(f"      {line}" for line in action.reason.splitlines())
+            if show_diffs and action.diff:
+                lines.extend(f"      {line}" for line in action.diff.splitlines())
+    lines.extend(f"warning: {warning}" for warning in report.warnings)
+    lines.append(report.summary_line())
+    return lines

@@ -18,33 +18,43 @@ from prompt_sync_pipeline.sync.formatting import labelled_diff, messages_text, v
 from prompt_sync_pipeline.sync.messages import Fixes, drift_conflict
 from prompt_sync_pipeline.sync.plan import CompositeRead, PullPlan
 
+from .instance import LOCAL_INDIVIDUAL_PROMPTS, PUSHED_COMPOSITES, Instance
 from .summaries import drift_markdown
 
-PERSONA_DRIFT = dg.AssetCheckSpec(
-    "persona_drift",
-    asset="local_individual_prompts",
-    blocking=True,
-    description="Before the push: which composites in Opik carry a shared prompt (one used by "
-    "two or more composites, such as the persona) that differs from the charter's. WARN when "
-    "the difference resolves itself (Opik's change is adopted and spreads to the other "
-    "composites, or the charter's change is pushed); ERROR when it is a conflict, which stops "
-    "the pushes of this run.",
-)
+PERSONA_DRIFT = "persona_drift"
+COMPOSITES_MATCH_CHARTER = "composites_match_charter"
 
-COMPOSITES_MATCH_CHARTER = dg.AssetCheckSpec(
-    "composites_match_charter",
-    asset="pushed_composites",
-    description="After the push: every composite's current version in Opik equals its rebuild "
-    "from the charter (same messages, same template type). ERROR otherwise, naming the "
-    "composites and showing the difference.",
-)
+
+def persona_drift_spec(instance: Instance) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        PERSONA_DRIFT,
+        asset=instance.key(LOCAL_INDIVIDUAL_PROMPTS),
+        blocking=True,
+        description="Before the push: which composites in Opik carry a shared prompt (one used "
+        "by two or more composites, such as the persona) that differs from the charter's. WARN "
+        "when the difference resolves itself (Opik's change is adopted and spreads to the other "
+        "composites, or the charter's change is pushed); ERROR when it is a conflict, which "
+        "stops the pushes of this run.",
+    )
+
+
+def composites_match_charter_spec(instance: Instance) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        COMPOSITES_MATCH_CHARTER,
+        asset=instance.key(PUSHED_COMPOSITES),
+        description="After the push: every composite's current version in Opik equals its "
+        "rebuild from the charter (same messages, same template type). ERROR otherwise, naming "
+        "the composites and showing the difference.",
+    )
 
 
 def shared_prompts(config: SyncConfig) -> list[str]:
     return sorted(p for p in config.individual_names() if len(config.composites_using(p)) > 1)
 
 
-def persona_drift(config: SyncConfig, plan: PullPlan, fixes: Fixes) -> dg.AssetCheckResult:
+def persona_drift(
+    instance: Instance, config: SyncConfig, plan: PullPlan, fixes: Fixes
+) -> dg.AssetCheckResult:
     """Judge the pull's plan: a shared prompt that differs between the charter and a composite."""
     shared = shared_prompts(config)
     is_shared = set(shared).__contains__
@@ -89,7 +99,8 @@ def persona_drift(config: SyncConfig, plan: PullPlan, fixes: Fixes) -> dg.AssetC
         description = f"{_not_evaluated(unread)} {description}".strip()
         metadata["unread_composites"] = dg.MetadataValue.json(unread)
     return dg.AssetCheckResult(
-        check_name=PERSONA_DRIFT.name,
+        asset_key=instance.key(LOCAL_INDIVIDUAL_PROMPTS),
+        check_name=PERSONA_DRIFT,
         passed=not drift and not unread,
         severity=severity,
         description=description,
@@ -163,7 +174,7 @@ def composites_match_charter(
         description = f"{_not_evaluated(unread)} {description}".strip()
         metadata["unread_composites"] = dg.MetadataValue.json(unread)
     return dg.AssetCheckResult(
-        check_name=COMPOSITES_MATCH_CHARTER.name,
+        check_name=COMPOSITES_MATCH_CHARTER,
         passed=not mismatched and not unread,
         # A dry run pushes nothing: report the difference without failing on it.
         severity=dg.AssetCheckSeverity.WARN if dry_run else dg.AssetCheckSeverity.ERROR,

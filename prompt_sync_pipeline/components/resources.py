@@ -1,17 +1,24 @@
-"""Resources: where Opik is, which sync configuration to run, and one run's sync session.
+"""Resources: where Opik is, the options of a run, and one run's sync session per instance.
 
-The assets stay thin: each asks ``PromptSyncResource.session(context)`` for the run's
+The assets stay thin: each asks ``PromptSyncResource.session(context, instance)`` for the run's
 ``SyncSession`` and calls the engine through it. The session is what makes a run coherent:
 one Opik connection, one engine (and its cache of each composite's base), one read of the
 composites shared by every step of the run, and the run's cumulative report. It lives only as
-long as the run (keyed by run id, closed at teardown), so no step ever sees an earlier run's state.
+long as the run (keyed by run id and instance, closed at teardown), so no step ever sees an
+earlier run's state, nor another instance's.
+
+One ``prompt_sync`` resource serves every instance of a code location (``shared_resources``):
+each instance knows its own configuration file; the resource holds only what is Dagster's (the
+Opik connection from the environment, and the launchpad's options).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -19,14 +26,20 @@ from pydantic import Field, PrivateAttr
 from prompt_sync_pipeline.delivery import CheckoutRefused, GitOutcome, GitRun
 from prompt_sync_pipeline.opik import OpikSettings, OpikUnavailable
 from prompt_sync_pipeline.opik.project import OpikProject
+from prompt_sync_pipeline.opik.settings import OPIK_API_KEY_VAR, OPIK_URL_VAR, OPIK_WORKSPACE_VAR
+from prompt_sync_pipeline.sync import races, resolutions
 from prompt_sync_pipeline.sync.charter import Charter, charter_lock
-from prompt_sync_pipeline.sync.config import CONFIG_ENV_VAR, ConfigError, SyncConfig, load_config
+from prompt_sync_pipeline.sync.config import SyncConfig
 from prompt_sync_pipeline.sync.engine import SyncEngine
 from prompt_sync_pipeline.sync.messages import Fixes
 from prompt_sync_pipeline.sync.plan import CompositeRead, PullPlan
 from prompt_sync_pipeline.sync.report import SyncReport
 
 from . import run_tags
+from .failures import cli_messages
+from .instance import Instance
+
+RESOURCE_KEY = "prompt_sync"
 
 
 def env_var_if_set(name: str) -> dg.EnvVar | None:
@@ -64,24 +77,29 @@ class OpikResource(dg.ConfigurableResource):
 
 
 class SyncSession:
-    """One run of the sync, shared by the run's steps (the job runs them in one process).
+    """One run of one instance's sync, shared by the run's steps (the job runs them in one
+    process).
 
     ``report`` accumulates what the run's steps did: the run's counters and its outcome come
     from it. ``plan`` is the pull this run planned, so the pushes never push a part the pull
-    found in conflict.
+    found in conflict. ``keep`` holds the resolve job's choices (none in other jobs).
     """
 
     def __init__(
         self,
+        instance: Instance,
         config: SyncConfig,
         opik: OpikResource,
         *,
         dry_run: bool,
         fixes: Fixes,
+        keep: resolutions.Resolutions = resolutions.NONE,
     ) -> None:
+        self.instance = instance
         self.config = config
         self.dry_run = dry_run
         self.fixes = fixes  # for the fix commands in conflict messages
+        self.keep = keep
         self.report = SyncReport(dry_run=dry_run)
         self.plan: PullPlan | None = None
         self._opik = opik
@@ -98,9 +116,9 @@ class SyncSession:
             opik = self._opik.connect(self.config.opik)
             try:
                 opik.check_access()  # fail the step once, clearly, before any per-prompt work
-            except OpikUnavailable as exc:
+            except OpikUnavailable:
                 opik.close()
-                raise dg.Failure(description=str(exc)) from None
+                raise
             self._engine = SyncEngine(self.config, opik, dry_run=self.dry_run, fixes=self.fixes)
         return self._engine
 
@@ -128,11 +146,17 @@ class SyncSession:
         """Every composite as Opik holds it: read by the run's first step that needs it, then
         shared, so a full run reads each composite once."""
         if self._reads is None:
+            if self.keep:
+                # As the CLI's sync: write races the user named are settled before the reads.
+                self.engine.state.load()
+                settled = self.new_report()
+                races.settle(self.engine.run, self.keep, settled)
+                self.record(settled)
             self._reads = self.engine.read_composites()
         return self._reads
 
     def plan_pull(self, charter: Charter) -> PullPlan:
-        self.plan = self.engine.plan_pull(charter, self.reads())
+        self.plan = self.engine.plan_pull(charter, self.reads(), keep=self.keep)
         return self.plan
 
     def apply_pull(self, charter: Charter, plan: PullPlan, report: SyncReport) -> Charter:
@@ -160,15 +184,12 @@ class SyncSession:
 
 
 class PromptSyncResource(dg.ConfigurableResource):
-    """The team's sync configuration (prompt_sync.yaml: charter path, Opik project, composite
-    table) and the options of a run. Set dry_run: true in the launchpad to see what a run would
-    do (every action, with its diff) without writing to Opik or to the charter."""
+    """The options of a run, for every prompt-sync instance of the code location (each instance
+    knows its own prompt_sync.yaml). Set dry_run: true in the launchpad to see what a run would
+    do (every action, with its diff) without writing to Opik or to the charter; the resolve job
+    sets keep_opik / keep_charter."""
 
     opik: OpikResource
-    config_path: str | None = Field(
-        default=None,
-        description=f"Path of prompt_sync.yaml; empty: the {CONFIG_ENV_VAR} variable, as the CLI.",
-    )
     dry_run: bool = Field(
         default=False, description="Plan and report everything; write nothing anywhere."
     )
@@ -177,48 +198,66 @@ class PromptSyncResource(dg.ConfigurableResource):
         description="Follow the configuration's git: section (update the checkout before the "
         "run, commit the pull after it); false: leave git alone for this run (the CLI's --no-git).",
     )
+    keep_opik: list[str] = Field(
+        default_factory=list,
+        description="Resolve conflicts with Opik's text: PROMPT, COMPOSITE or PROMPT=COMPOSITE, "
+        "as the CLI's --keep-opik (the instance's resolve job sets it).",
+    )
+    keep_charter: list[str] = Field(
+        default_factory=list,
+        description="Resolve conflicts with the charter's text: PROMPT or COMPOSITE, as the "
+        "CLI's --keep-charter (the instance's resolve job sets it).",
+    )
 
-    _config: SyncConfig | None = PrivateAttr(default=None)
-    _sessions: dict[str, SyncSession] = PrivateAttr(default_factory=dict)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # Resources are set up before the run's first step: a missing or broken configuration
-        # fails the run there, with the variable's name, before anything is read or written.
-        self._config = self.load_config()
+    _sessions: dict[tuple[str, str], SyncSession] = PrivateAttr(default_factory=dict)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        for session in self._sessions.values():
-            session.close()
-        self._sessions.clear()
+        # Only this run's sessions: runs executed side by side in one process keep theirs.
+        run_id = context.run.run_id if context.run else None
+        for key in [k for k in self._sessions if k[0] == run_id]:
+            self._sessions.pop(key).close()
 
-    def load_config(self) -> SyncConfig:
-        path = self.config_path or os.environ.get(CONFIG_ENV_VAR)
-        if not path:
-            raise dg.Failure(
-                f"No prompt-sync configuration: set {CONFIG_ENV_VAR} to the path of "
-                "prompt_sync.yaml where the code location and its runs start (or set config_path "
-                "on the prompt_sync resource in the launchpad)."
+    def load_config(self, instance: Instance) -> SyncConfig:
+        """The instance's configuration as it is now; a broken one fails the step with the
+        CLI's message (the code location checked it when it loaded, but files change)."""
+        with cli_messages():
+            return instance.load_config()
+
+    def fixes(self, instance: Instance) -> Fixes:
+        """Fixes name the instance's jobs (launched from the UI with run config to paste), and
+        the CLI command with its configuration where only the CLI can help."""
+        return Fixes.for_dagster(
+            instance.config_path, resolve_job=instance.resolve_job, sync_job=instance.sync_job
+        )
+
+    def session(self, context: dg.AssetExecutionContext, instance: Instance) -> SyncSession:
+        """This run's session of ``instance``, created by the first step that asks for it."""
+        key = (context.run.run_id, instance.name)
+        if key not in self._sessions:
+            launched_for = context.run.tags.get(run_tags.CONFIG_TAG)
+            if launched_for and launched_for != str(instance.config_path):
+                raise dg.Failure(
+                    description=f"This run was launched for {launched_for}, but the code "
+                    f"location's instance {instance.name!r} syncs {instance.config_path}: "
+                    "the process that runs it loaded another configuration (check "
+                    "PROMPT_SYNC_CONFIG where the daemon and the code server start)."
+                )
+            config = self.load_config(instance)
+            with cli_messages():
+                keep = resolutions.parse(config, charter=self.keep_charter, opik=self.keep_opik)
+            session = SyncSession(
+                instance,
+                config,
+                self.opik,
+                dry_run=self.dry_run,
+                fixes=self.fixes(instance),
+                keep=keep,
             )
-        try:
-            return load_config(path)
-        except ConfigError as exc:
-            raise dg.Failure(f"prompt-sync configuration ({CONFIG_ENV_VAR}): {exc}") from None
-
-    def fixes(self) -> Fixes:
-        """The fix commands a message suggests name the configuration this run used."""
-        return Fixes.for_config(self.config_path or os.environ.get(CONFIG_ENV_VAR))
-
-    def session(self, context: dg.AssetExecutionContext) -> SyncSession:
-        """This run's session, created by the first step that asks for it."""
-        run_id = context.run.run_id
-        if run_id not in self._sessions:
-            config = self._config or self.load_config()
-            session = SyncSession(config, self.opik, dry_run=self.dry_run, fixes=self.fixes())
             if self.use_git and not self.dry_run:
                 # Before the first step reads the charter: the team's latest charter.
                 session.git = self._start_git(context, config)
-            self._sessions[run_id] = session
-        return self._sessions[run_id]
+            self._sessions[key] = session
+        return self._sessions[key]
 
     def _start_git(self, context: dg.AssetExecutionContext, config: SyncConfig) -> GitRun | None:
         if config.git is None:
@@ -231,3 +270,17 @@ class PromptSyncResource(dg.ConfigurableResource):
             return GitRun.start(config, day=day)
         except CheckoutRefused as exc:
             raise dg.Failure(str(exc)) from None
+
+
+@functools.cache
+def shared_resources() -> dict[str, Any]:
+    """The resources of every instance in this process: the same objects each time, so the
+    instances of a project merge into one code location. Each ``OPIK_*`` variable set when the
+    code location loads is bound as an ``EnvVar`` (the UI shows its name, never its value); one
+    left unset falls back to the Opik SDK's own settings when a run connects."""
+    opik = OpikResource(
+        url=env_var_if_set(OPIK_URL_VAR),
+        workspace=env_var_if_set(OPIK_WORKSPACE_VAR),
+        api_key=env_var_if_set(OPIK_API_KEY_VAR),
+    )
+    return {RESOURCE_KEY: PromptSyncResource(opik=opik)}

@@ -1,4 +1,5 @@
-"""What a sync run says about itself in Dagster's run list: its day, run key, counters, success key.
+"""What a sync run says about itself in Dagster's run list: its instance, day, run key, counters,
+success key.
 
 Dagster OSS has no run-level metadata, so the run's counters are run tags (strings), written by
 each asset as it finishes; the runs list shows them and ``RunsFilter(tags=...)`` finds them.
@@ -12,24 +13,33 @@ from zoneinfo import ZoneInfo
 
 from prompt_sync_pipeline.sync.report import SyncReport
 
+from .instance import Instance
+
 TASK = "task_prompt_sync"
 PREFIX = "prompt_sync/"
 DAY_TAG = PREFIX + "day"  # YYYYMMDD: the day the run syncs for (the scheduled day)
 TRIGGER_TAG = PREFIX + "trigger"  # schedule | run-now
 DRY_RUN_TAG = PREFIX + "dry_run"
 SUCCESS_KEY_TAG = PREFIX + "success_key"
+INSTANCE_TAG = PREFIX + "instance"  # the instance (charter) the run syncs
+CONFIG_TAG = PREFIX + "config"  # that instance's prompt_sync.yaml
 COMMIT_TAG = PREFIX + "commit"  # the git commit that delivered the run's pull (git: deliver)
 RUN_KEY_TAG = "dagster/run_key"  # what the scheduler itself sets for a RunRequest's run_key
 SCHEDULED_EXECUTION_TIME_TAG = ".dagster/scheduled_execution_time"
 
 
-def run_key(day: date) -> str:
-    """One scheduled run per day: ``task_prompt_sync:YYYYMMDD``."""
-    return f"{TASK}:{day:%Y%m%d}"
+def run_key(instance: str, day: date) -> str:
+    """One scheduled run per instance and day: ``task_prompt_sync:<instance>:YYYYMMDD``."""
+    return f"{TASK}:{instance}:{day:%Y%m%d}"
 
 
-def success_key(day: date) -> str:
-    return f"success:{run_key(day)}"
+def success_key(instance: str, day: date) -> str:
+    return f"success:{run_key(instance, day)}"
+
+
+def job_tags(instance: Instance) -> dict[str, str]:
+    """On every job of the instance, and so on each of its runs: which charter it syncs."""
+    return {**instance.tags, INSTANCE_TAG: instance.name, CONFIG_TAG: str(instance.config_path)}
 
 
 def day_tags(day: date, trigger: str) -> dict[str, str]:

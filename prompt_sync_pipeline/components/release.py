@@ -1,4 +1,5 @@
-"""``promote`` and ``rollback`` as Dagster ops, each in its own job, for the data team's UI.
+"""``promote`` and ``rollback`` as Dagster ops, each in its own job per instance
+(``<name>_prompt_promote_job``, ``<name>_prompt_rollback_job``), for the data team's UI.
 
 They call the same ``promotion.Releaser`` as ``prompt-sync promote`` / ``rollback``. The run
 config names the composite, the environment, the version and (promote) the metric; the op's
@@ -15,10 +16,10 @@ from pydantic import Field
 
 from ..opik import OpikError
 from ..promotion import Releaser, ReleaseRefused, ReleaseResult, ReleaseUsageError
+from ..promotion.cli import render
+from .instance import Instance
 from .resources import PromptSyncResource
-
-PROMOTE_JOB_NAME = "prompt_promote_job"
-ROLLBACK_JOB_NAME = "prompt_rollback_job"
+from .run_tags import job_tags
 
 
 class PromoteConfig(dg.Config):
@@ -54,70 +55,96 @@ class RollbackConfig(dg.Config):
     )
 
 
-@dg.op(out=dg.Out(dg.Nothing), tags={"kind": "opik"})
-def promote(
-    context: dg.OpExecutionContext, config: PromoteConfig, prompt_sync: PromptSyncResource
-) -> dg.Output[None]:
-    """Point an Opik environment at a composite version only if it won its experiments."""
-    return _release(
-        context,
-        prompt_sync,
-        lambda releaser: releaser.promote(
-            config.composite,
-            config.environment,
-            version=config.version,
-            metric=config.metric,
-            min_delta=config.min_delta,
-            force=config.force,
-            dry_run=config.dry_run,
-            gate=config.gate,
-            level=config.level,
-            min_items=config.min_items,
-        ),
+def build_jobs(instance: Instance) -> list[dg.JobDefinition]:
+    """The instance's promote and rollback jobs, each one op in the instance's Opik pool."""
+
+    @dg.op(
+        name=instance.named("promote"),
+        out=dg.Out(dg.Nothing),
+        tags={"kind": "opik"},
+        pool=instance.pool,
     )
+    def promote(
+        context: dg.OpExecutionContext, config: PromoteConfig, prompt_sync: PromptSyncResource
+    ) -> dg.Output[None]:
+        """Point an Opik environment at a composite version only if it won its experiments."""
+        return _release(
+            context,
+            instance,
+            prompt_sync,
+            lambda releaser: releaser.promote(
+                config.composite,
+                config.environment,
+                version=config.version,
+                metric=config.metric,
+                min_delta=config.min_delta,
+                force=config.force,
+                dry_run=config.dry_run,
+                gate=config.gate,
+                level=config.level,
+                min_items=config.min_items,
+            ),
+        )
 
-
-@dg.op(out=dg.Out(dg.Nothing), tags={"kind": "opik"})
-def rollback(
-    context: dg.OpExecutionContext, config: RollbackConfig, prompt_sync: PromptSyncResource
-) -> dg.Output[None]:
-    """Move an environment back, or restore an earlier version as the newest one."""
-    return _release(
-        context,
-        prompt_sync,
-        lambda releaser: releaser.rollback(
-            config.composite, to=config.version, environment=config.environment
-        ),
+    @dg.op(
+        name=instance.named("rollback"),
+        out=dg.Out(dg.Nothing),
+        tags={"kind": "opik"},
+        pool=instance.pool,
     )
+    def rollback(
+        context: dg.OpExecutionContext, config: RollbackConfig, prompt_sync: PromptSyncResource
+    ) -> dg.Output[None]:
+        """Move an environment back, or restore an earlier version as the newest one."""
+        return _release(
+            context,
+            instance,
+            prompt_sync,
+            lambda releaser: releaser.rollback(
+                config.composite, to=config.version, environment=config.environment
+            ),
+        )
 
+    @dg.job(
+        name=instance.promote_job,
+        executor_def=dg.in_process_executor,
+        tags=job_tags(instance),
+        description=f"Promote a composite version of {instance.name} to an Opik environment, "
+        "gated on its experiment scores.",
+    )
+    def prompt_promote_job():
+        promote()
 
-@dg.job(name=PROMOTE_JOB_NAME, executor_def=dg.in_process_executor)
-def prompt_promote_job():
-    """Promote a composite version to an Opik environment, gated on its experiment scores."""
-    promote()
+    @dg.job(
+        name=instance.rollback_job,
+        executor_def=dg.in_process_executor,
+        tags=job_tags(instance),
+        description=f"Roll an Opik environment of {instance.name} back, or restore an earlier "
+        "composite version as the newest.",
+    )
+    def prompt_rollback_job():
+        rollback()
 
-
-@dg.job(name=ROLLBACK_JOB_NAME, executor_def=dg.in_process_executor)
-def prompt_rollback_job():
-    """Roll an Opik environment back, or restore an earlier composite version as the newest."""
-    rollback()
+    return [prompt_promote_job, prompt_rollback_job]
 
 
 def _release(
     context: dg.OpExecutionContext,
+    instance: Instance,
     prompt_sync: PromptSyncResource,
     act: Callable[[Releaser], ReleaseResult],
 ) -> dg.Output[None]:
-    config = prompt_sync.load_config()
+    config = prompt_sync.load_config(instance)
     try:
         with prompt_sync.opik.connect(config.opik) as opik:
-            result = act(Releaser(config, opik, prompt_sync.fixes()))
+            result = act(Releaser(config, opik, prompt_sync.fixes(instance)))
     except (ReleaseUsageError, ReleaseRefused, OpikError) as exc:
         raise dg.Failure(description=str(exc)) from None
     metadata = release_metadata(result)
     if not result.ok:
-        raise dg.Failure(description=result.message, metadata=metadata)
-    context.log.info(result.message)
+        # What `prompt-sync promote` prints for the refusal, whole: the evidence and the notes.
+        raise dg.Failure(description=render(result), metadata=metadata)
+    context.log.info(render(result))
     return dg.Output(None, metadata=metadata)
 
 
