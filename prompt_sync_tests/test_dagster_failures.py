@@ -6,6 +6,7 @@ the step's failure message, the run's status and tags.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +21,8 @@ from prompt_sync_tests.dagster_helpers import (
     run_tags,
     step_failures,
 )
-from prompt_sync_tests.forseti import COMPOSITE, Forseti, make_forseti
+from prompt_sync_tests.disk import FailingOs
+from prompt_sync_tests.forseti import COMPOSITE, Forseti, make_forseti, optimize
 
 LISTING = r"/prompts$"
 RETRIEVE = r"/prompts/versions/retrieve$"
@@ -142,3 +144,23 @@ def test_a_503_burst_on_one_composite_is_reported_not_passed(forseti, opik_targe
         f"Pull:\n ! failed        {COMPOSITE}  (did not go through: the reason follows)\n"
         "      Opik answered 503"
     ) in failure
+
+
+def test_a_full_disk_at_the_charter_write_fails_the_step_with_the_clis_line(
+    forseti, opik_client, instance, monkeypatch
+):
+    assert not forseti.sync().failed
+    optimize(opik_client, forseti, user="Optimized {{charter}} {{post}}")
+    charter = forseti.charter_path.read_bytes()
+    failing = FailingOs("fsync", errno.ENOSPC, forseti.charter_path)
+    monkeypatch.setattr("prompt_sync_pipeline.sync.atomic.os", failing)
+
+    result = run_job(instance)
+
+    assert not result.success and failing.failed == 1
+    (failure,) = step_failures(result).values()
+    assert failure == (
+        f"could not write {forseti.charter_path} (No space left on device); the file is as it "
+        "was (writes are atomic): free some disk space, then run again"
+    )
+    assert forseti.charter_path.read_bytes() == charter

@@ -3,61 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ..errors import UsageError
 from ..opik.project import OpikProject
 from ..promotion.cli import release
-from ..promotion.engine import Releaser
-from ..promotion.models import ReleaseResult
+from ..promotion.requests import Promotion, Rollback
 from ..sync.config import load_config
 from .session import Session
 
 
-@dataclass(frozen=True)
-class Promotion:
-    """``promote``'s options (None: the configuration's ``promotion:`` default)."""
-
-    composite: str
-    environment: str | None = None
-    version: str | None = None
-    metric: str | None = None
-    min_delta: float | None = None
-    gate: str | None = None
-    level: float | None = None
-    min_items: int | None = None
-    force: bool = False
-    dry_run: bool = False
-
-    def __call__(self, releaser: Releaser) -> ReleaseResult:
-        return releaser.promote(
-            self.composite,
-            self.environment,
-            version=self.version,
-            metric=self.metric,
-            min_delta=self.min_delta,
-            force=self.force,
-            dry_run=self.dry_run,
-            gate=self.gate,
-            level=self.level,
-            min_items=self.min_items,
-        )
-
-
-@dataclass(frozen=True)
-class Rollback:
-    composite: str
-    to: str | None = None
-    environment: str | None = None
-    dry_run: bool = False
-
-    def __call__(self, releaser: Releaser) -> ReleaseResult:
-        return releaser.rollback(
-            self.composite, to=self.to, environment=self.environment, dry_run=self.dry_run
-        )
-
-
 def move(session: Session, act: Promotion | Rollback) -> int:
+    """``promote`` or ``rollback`` on the session's configuration, printed as the session asks."""
     config = load_config(session.config_path)
     with OpikProject.connect(config.opik) as opik:
         session.journal.connected(opik)

@@ -14,7 +14,7 @@ from typing import Any
 
 import dagster as dg
 
-from ..errors import ExitCode, UsageError
+from ..errors import ExitCode, Refused, RunStopped, UsageError
 from ..opik import OpikUnavailable
 from ..sync.report import SyncReport, render_report
 
@@ -28,7 +28,9 @@ def cli_messages() -> Iterator[None]:
         yield
     except UsageError as exc:
         raise usage_failure(exc) from None
-    except OpikUnavailable as exc:
+    except (OpikUnavailable, Refused, RunStopped) as exc:
+        # Opik can't be used, a move refused, or a write that failed (a full disk, an
+        # immutable charter): what was written stays whole, and the message says what to do.
         raise dg.Failure(
             description=str(exc), metadata={"exit_code": dg.MetadataValue.int(int(ExitCode.FAILED))}
         ) from None

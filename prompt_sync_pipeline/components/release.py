@@ -17,6 +17,7 @@ from pydantic import Field
 from ..opik import OpikError
 from ..promotion import Releaser, ReleaseRefused, ReleaseResult, ReleaseUsageError
 from ..promotion.cli import render
+from ..promotion.requests import Promotion, Rollback
 from .instance import Instance
 from .resources import PromptSyncResource
 from .run_tags import job_tags
@@ -72,18 +73,7 @@ def build_jobs(instance: Instance) -> list[dg.JobDefinition]:
             context,
             instance,
             prompt_sync,
-            lambda releaser: releaser.promote(
-                config.composite,
-                config.environment,
-                version=config.version,
-                metric=config.metric,
-                min_delta=config.min_delta,
-                force=config.force,
-                dry_run=config.dry_run,
-                gate=config.gate,
-                level=config.level,
-                min_items=config.min_items,
-            ),
+            Promotion(**config.model_dump()),
         )
 
     @dg.op(
@@ -100,9 +90,7 @@ def build_jobs(instance: Instance) -> list[dg.JobDefinition]:
             context,
             instance,
             prompt_sync,
-            lambda releaser: releaser.rollback(
-                config.composite, to=config.version, environment=config.environment
-            ),
+            Rollback(config.composite, to=config.version, environment=config.environment),
         )
 
     @dg.job(
