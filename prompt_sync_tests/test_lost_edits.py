@@ -1,4 +1,4 @@
-"""Issue 13: four ways an edit was lost (restores, type switches, malformed parts in conflict,
+"""Four ways an edit was lost (restores, type switches, malformed parts in conflict,
 a charter edit during a run) and a write whose answer was lost. Each starts from the forseti
 example after one sync, and talks to Opik through the real SDK."""
 

@@ -1,4 +1,4 @@
-"""Done when, for issue 20: a team's own ``dg`` project (laid out by the real
+"""A team's own ``dg`` project (laid out by the real
 ``create-dagster project``) lists prompt-sync's component, scaffolds two charters with
 ``dg scaffold defs``, passes ``dg check defs`` and ``dg list defs``, and ``dg launch`` syncs one
 charter with Opik while the other is untouched. And both at once: one in conflict while the
@@ -71,6 +71,18 @@ def test_dg_lists_the_component_and_two_scaffolded_charters_check_and_list(
     checks = {check["key"] for check in defs["asset_checks"]}
     assert "support_bot/local_individual_prompts:persona_drift" in checks
     assert "forseti/local_individual_prompts:persona_drift" in checks
+
+    # A composite naming a prompt its charter lacks: `dg check defs` fails, naming it.
+    config_path = team_project.support_bot.config_path
+    raw = yaml.safe_load(config_path.read_text())
+    for spec in raw["composites"].values():
+        spec["user_prompt"] = spec["user_prompt"].replace(".task", ".tsak")
+    config_path.write_text(yaml.safe_dump(raw))
+    broken = project.dg("check", "defs", check=False)
+    assert broken.returncode != 0
+    said = broken.stdout + broken.stderr
+    assert "'support_bot.tsak' is not a prompt of the charter" in said
+    assert "(did you mean 'support_bot.task'?)" in said
 
 
 def test_dg_launch_syncs_one_charter_and_leaves_the_other_untouched(
