@@ -318,6 +318,11 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
         (failure,) = [e for e in refused.all_events if e.is_step_failure]
         failure_data = failure.step_failure_data
         assert "does not beat production's v2" in str(failure_data.error)
+        # The way out is the job itself, with the run config to paste in the launchpad.
+        assert (
+            f'`{PROMOTE}` (run config `{{composite: "{COMPOSITE}", environment: '
+            '"production", version: "v3", force: true}`) promotes it anyway'
+        ) in failure_data.user_failure_data.description
         scores = {k: v.value for k, v in failure_data.user_failure_data.metadata.items()}
         assert scores["decision"] == "refused"
         assert scores["candidate_score"] == pytest.approx(means["v3"])

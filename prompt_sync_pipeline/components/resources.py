@@ -227,7 +227,10 @@ class PromptSyncResource(dg.ConfigurableResource):
         """Fixes name the instance's jobs (launched from the UI with run config to paste), and
         the CLI command with its configuration where only the CLI can help."""
         return Fixes.for_dagster(
-            instance.config_path, resolve_job=instance.resolve_job, sync_job=instance.sync_job
+            instance.config_path,
+            resolve_job=instance.resolve_job,
+            sync_job=instance.sync_job,
+            promote_job=instance.promote_job,
         )
 
     def session(self, context: dg.AssetExecutionContext, instance: Instance) -> SyncSession:

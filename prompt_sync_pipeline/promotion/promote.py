@@ -106,9 +106,7 @@ def promote(
         details=tuple(evidence_lines(gate, comparison, paired, environment, metric_reason)),
     )
     if not passes and not force:
-        command = releaser.fixes.command
-        base = ["promote", composite, "--environment", environment]
-        base += ["--version", label]
+        again = partial(releaser.fixes.promote, composite, environment, label)
         return evidence_of(
             "promote",
             composite,
@@ -119,8 +117,8 @@ def promote(
                 comparison,
                 paired,
                 metric_reason,
-                force=command(*base, "--force"),
-                mean=command(*base, "--gate", "mean") if gate == "paired" else None,
+                force=again(force=True),
+                mean=again(gate="mean") if gate == "paired" else None,
             ),
             details=(),  # the refusal's message tells it all
             environment=environment,

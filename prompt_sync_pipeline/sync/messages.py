@@ -32,9 +32,11 @@ class Fixes:
     """
 
     prefix: str = "prompt-sync"
-    # A Dagster run: the job that takes keep_opik / keep_charter as run config, and the sync job.
+    # A Dagster run: the job that takes keep_opik / keep_charter as run config, the sync job,
+    # and the promote job.
     resolve_job: str | None = None
     sync_job: str | None = None
+    promote_job: str | None = None
 
     @classmethod
     def for_config(cls, config_path: str | Path | None) -> Fixes:
@@ -43,14 +45,17 @@ class Fixes:
         return cls(f"prompt-sync --config {shlex.quote(str(config_path))}")
 
     @classmethod
-    def for_dagster(cls, config_path: str | Path, *, resolve_job: str, sync_job: str) -> Fixes:
-        return cls(cls.for_config(config_path).prefix, resolve_job=resolve_job, sync_job=sync_job)
+    def for_dagster(
+        cls, config_path: str | Path, *, resolve_job: str, sync_job: str, promote_job: str
+    ) -> Fixes:
+        prefix = cls.for_config(config_path).prefix
+        return cls(prefix, resolve_job=resolve_job, sync_job=sync_job, promote_job=promote_job)
 
     def command(self, *args: str) -> str:
         """A command to copy as is, in backticks."""
         return "`" + " ".join([self.prefix, *map(shlex.quote, args)]) + "`"
 
-    def launch(self, job: str, run_config: dict[str, list[str]] | None = None) -> str:
+    def launch(self, job: str, run_config: Mapping[str, object] | None = None) -> str:
         """A Dagster job to launch, with the run config to paste in the launchpad (YAML)."""
         if not run_config:
             return f"`{job}`"
@@ -72,6 +77,19 @@ class Fixes:
         if self.resolve_job:
             return f"launch `{self.resolve_job}` with keep_charter once"
         return "run `--keep-charter` once"
+
+    def promote(self, composite: str, environment: str, version: str, **option: object) -> str:
+        """Promote ``version`` again with one more option: ``force=True`` or ``gate="mean"``."""
+        if self.promote_job:
+            asked = {"composite": composite, "environment": environment, "version": version}
+            return self.launch(self.promote_job, {**asked, **option})
+        flags = [
+            arg
+            for name, value in option.items()
+            for arg in ([f"--{name}"] if value is True else [f"--{name}", str(value)])
+        ]
+        args = ["promote", composite, "--environment", environment, "--version", version]
+        return self.command(*args, *flags)
 
     def rebuild_state(self) -> str:
         return self.command("sync", "--rebuild-state")
