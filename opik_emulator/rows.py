@@ -7,7 +7,7 @@ answer, which :func:`compact` does. JSON columns are stored as text.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from typing import Any
 
 USER = "admin"  # what an Opik deployment without authentication records as the author
@@ -26,6 +26,6 @@ def dumps_or_none(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def placeholders(values: object) -> str:
+def placeholders(values: Sized) -> str:
     """``?, ?, ?``: one parameter per value, for an ``IN (...)`` of a batch query."""
-    return ", ".join("?" * len(values))  # type: ignore[arg-type]
+    return ", ".join("?" * len(values))

@@ -32,7 +32,6 @@ from opik_emulator.validation import (
     uuid_id,
 )
 
-ENTITIES = ("trace", "span")
 _STORED_BODY = {
     "trace": "SELECT body FROM traces WHERE id = ?",
     "span": "SELECT body FROM spans WHERE id = ?",

@@ -47,6 +47,10 @@ class NoInstance(UsageError):
     """No instance of the code location syncs the configuration given."""
 
 
+class NoDagsterHome(UsageError):
+    """``run-now`` records its run in the Dagster instance that ``DAGSTER_HOME`` names."""
+
+
 def launch_prompt_sync_job(
     *,
     config_path: str | os.PathLike[str] | None = None,
@@ -58,12 +62,10 @@ def launch_prompt_sync_job(
     # What the code location checks when it loads, checked here first: one line, exit 2.
     config = validated_config(path)
     if instance is None and not os.environ.get("DAGSTER_HOME"):
-        print(
-            "prompt-sync: set DAGSTER_HOME to the Dagster instance directory (the one the "
-            "webserver and daemon use) so the run is recorded there",
-            file=sys.stderr,
+        raise NoDagsterHome(
+            "set DAGSTER_HOME to the Dagster instance directory (the one the webserver and "
+            "daemon use) so the run is recorded there"
         )
-        return ExitCode.USAGE
     day = run_tags.today(config.schedule_timezone)
     # The terminal gets the counters and, on failure, the failed steps' messages (printed below,
     # once); the instance's event log still records every event, for the UI.

@@ -306,7 +306,8 @@ def test_the_decision_module_imports_no_sdk_http_client_or_dagster():
     code = (
         "import sys; import prompt_sync_pipeline.sync.decide; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'opik', 'httpx', 'dagster', 'requests', 'urllib3', 'tenacity'}))"
+        "{'opik', 'httpx', 'dagster', 'requests', 'urllib3', 'tenacity', 'jinja2', 'yaml', "
+        "'filelock'}))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

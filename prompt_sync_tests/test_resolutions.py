@@ -22,7 +22,6 @@ def test_a_composite_stands_for_each_of_its_parts(config):
     # The composite itself (a write race on it) and each of its parts.
     assert keep.for_composite(COMPOSITE) == "opik"
     assert keep.winner(PERSONA) == COMPOSITE and keep.winner(CHARTER_TASK) == COMPOSITE
-    assert keep.chosen_by(COMPOSITE)
     only_persona = parse(config, opik=[PERSONA])
     assert only_persona.winner(PERSONA) is None and only_persona.for_prompt(PERSONA) == "opik"
 

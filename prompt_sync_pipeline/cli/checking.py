@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import ExitCode, UsageError
 from ..sync import messages
-from ..sync.check import Checked, Problem, check_offline
+from ..sync.check import Checked, Problem, check_offline, state_problems
 from .session import Session
 
 
@@ -66,7 +66,6 @@ def _ask_opik(checked: Checked, session: Session) -> Online:
     checked against the workspace Opik uses."""
     from ..opik.errors import OpikError
     from ..opik.project import OpikProject
-    from ..sync.state import StateError, parse_state, read_state_text
 
     assert checked.config is not None
     config = checked.config
@@ -87,19 +86,7 @@ def _ask_opik(checked: Checked, session: Session) -> Online:
         return reached
     names = set(config.composites) | config.individual_names()
     reached.in_opik = len(names & set(listing))
-    try:
-        text = read_state_text(config.state_path, session.fixes)
-        if text is not None:
-            parse_state(
-                config.state_path,
-                text,
-                workspace=reached.workspace,
-                project=config.opik.project_name,
-                fixes=session.fixes,
-            )
-    except StateError as exc:
-        message = str(exc).removeprefix(f"{config.state_path}: ")
-        reached.problems.append(Problem(str(config.state_path), message))
+    reached.problems += state_problems(config, session.fixes, reached.workspace)
     return reached
 
 

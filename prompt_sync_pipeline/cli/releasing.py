@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-from ..errors import UsageError
 from ..opik.project import OpikProject
 from ..promotion.cli import release
 from ..promotion.requests import Promotion, Rollback
@@ -41,17 +38,7 @@ def performance(
     )
 
 
-class NoDagsterHome(UsageError):
-    """``run-now`` records its run in the Dagster instance that ``DAGSTER_HOME`` names."""
-
-
 def run_now(session: Session) -> int:
-    load_config(session.config_path)  # bad input is exit 2 before Dagster is even loaded
-    if not os.environ.get("DAGSTER_HOME"):
-        raise NoDagsterHome(
-            "set DAGSTER_HOME to the Dagster instance directory (the one the webserver and "
-            "daemon use) so the run is recorded there"
-        )
     from ..run_now import launch_prompt_sync_job
 
     return launch_prompt_sync_job(config_path=session.config_path, as_json=session.as_json)

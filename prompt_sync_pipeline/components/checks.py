@@ -120,8 +120,7 @@ def composites_match_charter(
     unread: dict[str, str] = {}
     versions: dict[str, str] = {}
     for name, spec in config.composites.items():
-        parts = comp.Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
-        expected = parts.messages()
+        expected = charter.parts(spec.system_prompt, spec.user_prompt).messages()
         template_type = charter[spec.system_prompt].type
         read = reads[name]
         if read.error:

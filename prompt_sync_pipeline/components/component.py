@@ -22,6 +22,7 @@ from pydantic import Field
 
 from ..errors import UsageError
 from ..opik.settings import OPIK_WORKSPACE_VAR
+from ..sync.config import timezone_problem
 from .build import build_instance_defs
 from .instance import (
     DEFAULT_CRON,
@@ -143,13 +144,7 @@ class PromptSyncComponent(dg.Component, dg.Model, dg.Resolvable):
 
 
 def _known_timezone(name: str, instance: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InstanceError(
-            f"prompt-sync instance {instance!r}: schedule.timezone: unknown time zone {name!r}; "
-            "use an IANA name such as UTC or Europe/Paris"
-        ) from None
+    problem = timezone_problem(name)
+    if problem:
+        raise InstanceError(f"prompt-sync instance {instance!r}: schedule.timezone: {problem}")
     return name

@@ -2,8 +2,8 @@
 to launch a job the way the webserver and the daemon do, and to read why a run failed.
 
 Dagster 1.13 is a range (``dagster>=1.13,<1.14``): a patch release that moves one of these breaks
-here, loudly, in ``prompt_sync_tests/test_run_now_queue.py`` and the run-now tests, and nowhere
-else. Everything is imported inside the functions: importing this module costs nothing.
+here, loudly, in ``prompt_sync_tests/test_dagster_seam.py`` and the run-now tests, and nowhere
+else. Dagster's private modules are imported inside the functions, when a run needs them.
 """
 
 from __future__ import annotations

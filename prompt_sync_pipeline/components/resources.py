@@ -27,7 +27,7 @@ from prompt_sync_pipeline.delivery import CheckoutRefused, GitOutcome, GitRun
 from prompt_sync_pipeline.opik import OpikSettings, OpikUnavailable
 from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.opik.settings import OPIK_API_KEY_VAR, OPIK_URL_VAR, OPIK_WORKSPACE_VAR
-from prompt_sync_pipeline.sync import races, resolutions
+from prompt_sync_pipeline.sync import resolutions
 from prompt_sync_pipeline.sync.charter import Charter, charter_lock
 from prompt_sync_pipeline.sync.config import SyncConfig
 from prompt_sync_pipeline.sync.engine import SyncEngine
@@ -132,8 +132,10 @@ class SyncSession:
 
     @contextmanager
     def charter_locked(self) -> Iterator[None]:
-        """The charter's one-writer lock, also honoured by the CLI, held for one step."""
-        with charter_lock(self.config.charter, self.config.lock_timeout_seconds):
+        """The charter's one-writer lock, also honoured by the CLI, held for one step (none in a
+        dry run, which writes nothing)."""
+        config = self.config
+        with charter_lock(config.charter, config.lock_timeout_seconds, writes=not self.dry_run):
             yield
 
     def load_charter(self) -> Charter:
@@ -148,9 +150,8 @@ class SyncSession:
         if self._reads is None:
             if self.keep:
                 # As the CLI's sync: write races the user named are settled before the reads.
-                self.engine.state.load()
                 settled = self.new_report()
-                races.settle(self.engine.run, self.keep, settled)
+                self.engine.settle_races(self.keep, settled)
                 self.record(settled)
             self._reads = self.engine.read_composites()
         return self._reads

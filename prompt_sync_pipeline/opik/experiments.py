@@ -11,7 +11,7 @@ from .transport import PAGE_SIZE, Transport
 
 
 class Experiments:
-    """The experiments of the workspace that used a given prompt's versions."""
+    """The workspace's experiments: by the prompt they used, the newest, and their items."""
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
@@ -22,11 +22,11 @@ class Experiments:
         for row in self._transport.pages(rest.experiments.find_experiments, prompt_id=prompt_id):
             yield Experiment.from_rest(row)
 
-    def newest(self, page: int = 1) -> list[Experiment]:
-        """One page (100) of the workspace's experiments, newest first: one request."""
+    def newest(self) -> list[Experiment]:
+        """The first page (100) of the workspace's experiments, newest first: one request."""
         rest = self._transport.rest
         result = self._transport.call(
-            "read", rest.experiments.find_experiments, page=page, size=PAGE_SIZE
+            "read", rest.experiments.find_experiments, page=1, size=PAGE_SIZE
         )
         return [Experiment.from_rest(row) for row in result.content or []]
 

@@ -30,11 +30,6 @@ class RemoteVersion:
     created_at: datetime | None = None
     environments: tuple[str, ...] = ()  # the environments (e.g. production) it holds now
 
-    @property
-    def label(self) -> str:
-        """How messages name it: ``v3 (1a2b3c4d)``."""
-        return f"{self.version_number or '?'} ({self.commit})"
-
     @classmethod
     def from_rest(cls, version: Any, prompt_id: str | None = None) -> RemoteVersion:
         return cls(

@@ -119,7 +119,7 @@ class Bases:
     def _first_contact(self, read: CompositeRead, charter: Charter) -> Base | None:
         assert read.latest is not None
         spec = self.config.composites[read.name]
-        local = comp.Parts(charter[spec.system_prompt].template, charter[spec.user_prompt].template)
+        local = charter.parts(spec.system_prompt, spec.user_prompt)
         local_type = charter[spec.system_prompt].type
         hashes = {role: comp.text_sha256(local[role], local_type) for role in comp.ROLES}
         return first_contact_base(self._recorded(read.latest), local, local_type, hashes)

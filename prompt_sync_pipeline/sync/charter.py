@@ -182,8 +182,14 @@ def write_charter(charter: Charter) -> None:
 
 
 @contextmanager
-def charter_lock(path: Path, timeout_seconds: float) -> Iterator[None]:
-    """One writer at a time: held for a whole sync so no run reads a charter another is rewriting."""
+def charter_lock(path: Path, timeout_seconds: float, *, writes: bool = True) -> Iterator[None]:
+    """One writer at a time: held for a whole sync so no run reads a charter another is rewriting.
+
+    A run that ``writes`` nothing (a dry run) takes no lock, so it works on a read-only checkout.
+    """
+    if not writes:
+        yield
+        return
     lock_path = path.with_name(path.name + ".lock")
     lock = FileLock(lock_path, timeout=timeout_seconds)
     try:

@@ -97,7 +97,7 @@ def check_offline(
             Problem(str(charter_path), p) for p in template_problems(checked.charter)
         ]
     if config is not None:
-        checked.problems += _state_problems(config, fixes, environ.get(OPIK_WORKSPACE_VAR))
+        checked.problems += state_problems(config, fixes, environ.get(OPIK_WORKSPACE_VAR))
     return checked
 
 
@@ -134,7 +134,9 @@ def template_problems(charter: Charter) -> list[str]:
     return problems
 
 
-def _state_problems(config: SyncConfig, fixes: Fixes, workspace: str | None) -> list[Problem]:
+def state_problems(config: SyncConfig, fixes: Fixes, workspace: str | None) -> list[Problem]:
+    """What keeps the state file beside the charter from being used by a run in ``workspace``
+    (None: checked against no workspace yet, offline)."""
     try:
         text = read_state_text(config.state_path, fixes)
         if text is not None:

@@ -18,9 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import jinja2
-import jinja2.meta
-
 TemplateType = Literal["mustache", "jinja2"]
 PROVENANCE_KEY = "prompt_sync"
 BASE_TAG_PREFIX = "prompt-sync-base:"
@@ -146,6 +143,9 @@ def variable_change(role: str, remote: str, local: str, template_type: str) -> s
 def variables(template: str, template_type: str) -> set[str]:
     """The template variables a prompt needs, so a remote edit can't silently drop or add one."""
     if template_type == "jinja2":
+        import jinja2  # here: the decision core's import pulls in no template engine
+        import jinja2.meta
+
         try:
             return set(jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(template)))
         except jinja2.TemplateSyntaxError as exc:

@@ -114,12 +114,9 @@ class SyncConfig(Strict):
     @classmethod
     def _known_timezone(cls, name: str) -> str:
         # Checked here so `sync`, `run-now` and the schedule all refuse it alike.
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {name!r}; use an IANA name such as UTC or Europe/Paris"
-            ) from None
+        problem = timezone_problem(name)
+        if problem:
+            raise ValueError(problem)
         return name
 
     @model_validator(mode="after")
@@ -153,6 +150,15 @@ class SyncConfig(Strict):
                     users.setdefault(prompt, []).append(name)
             self._users = (self.composites, users)
         return self._users[1]
+
+
+def timezone_problem(name: str) -> str | None:
+    """Why ``name`` can't be a schedule's time zone, or None."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name!r}; use an IANA name such as UTC or Europe/Paris"
+    return None
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -97,16 +97,10 @@ class SyncEngine:
     def sync(self, *, pull: bool = True, push: bool = True, keep: Resolutions = NONE) -> SyncReport:
         """A full run under the charter lock: pull, then push individuals and composites."""
         report = SyncReport(dry_run=self.dry_run)
-        # A dry run writes nothing, so it takes no lock: `plan` works on a read-only checkout.
-        lock: AbstractContextManager[None] = (
-            nullcontext()
-            if self.dry_run
-            else charter_lock(self.config.charter, self.config.lock_timeout_seconds)
-        )
-        with lock:
+        config = self.config
+        with charter_lock(config.charter, config.lock_timeout_seconds, writes=not self.dry_run):
             charter = self.load_charter()
-            self.state.load()  # an unusable state file stops the run before any request
-            races.settle(self.run, keep, report)
+            self.settle_races(keep, report)
             plan = None
             if pull:
                 plan = self.plan_pull(charter, self.read_composites(charter=charter), keep=keep)
@@ -115,6 +109,12 @@ class SyncEngine:
                 self.push_individuals(charter, report, plan)
                 self.push_composites(charter, report, plan)
         return report
+
+    def settle_races(self, keep: Resolutions, report: SyncReport) -> None:
+        """Settle the write races ``keep`` names (before the reads, so the pull sees the result).
+        Loads the state first: an unusable state file stops the run before any request."""
+        self.state.load()
+        races.settle(self.run, keep, report)
 
     def load_charter(self) -> Charter:
         """The charter, checked against the composite table (unknown names fail before any write)."""

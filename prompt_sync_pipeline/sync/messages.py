@@ -100,9 +100,6 @@ class Fixes:
         return self.command("sync")
 
 
-DEFAULT = Fixes()
-
-
 def unusable_state(path: Path, problem: str, fixes: Fixes, first: str = "") -> str:
     """A state file that can't be used: what is wrong, ``first`` thing to try, and the way out
     that always works."""
@@ -177,6 +174,11 @@ def write_race(
         f"with {fixes.keep_opik(composite)} (restores it as the newest version; the pull then "
         "adopts it)."
     )
+
+
+def charter_changed(problem: str, fixes: Fixes) -> str:
+    """Someone saved the charter while the run worked: the pull was left for the next run."""
+    return f"{problem}; Opik's change is still there: run {fixes.sync()} again"
 
 
 def not_pulled(composite: str, version: Versioned, malformed: str | None, fixes: Fixes) -> str:

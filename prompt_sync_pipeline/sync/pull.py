@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..opik import OpikError, RemoteVersion
-from . import decide, races
+from . import decide, messages, races
 from .bases import remote_of
 from .charter import Charter, CharterChanged, write_charter
 from .context import SyncRun
@@ -165,7 +165,7 @@ def apply_pull(
             write_charter(updated)
         except CharterChanged as exc:
             updated = charter
-            _leave_unpulled(run, plan, f"{exc}; Opik's change is still there: run the sync again")
+            _leave_unpulled(run, plan, messages.charter_changed(str(exc), run.fixes))
     for name, failure in sorted(plan.failures.items()):
         report.add(Action("pull", name, failure.kind, ok=False, reason=failure.reason))
     reads = [r for name, r in sorted(plan.reads.items()) if name not in plan.failures]

@@ -13,7 +13,7 @@ from .context import SyncRun
 from .formatting import chat_text, messages_text, unified_diff, version_label
 from .plan import CompositeRead, PullPlan
 from .pull import read_composites
-from .report import Action, SyncReport
+from .report import Action, Step, SyncReport
 from .state import IndividualSeen, WriteRace
 
 CHANGE_DESCRIPTION = "pushed by prompt-sync from the charter"
@@ -48,8 +48,7 @@ def _push_individual(run: SyncRun, charter: Charter, name: str, plan: PullPlan |
     seen = run.state.individual(name)
     listed = run.state.listed(name)
     if listed is not None and listed.template_structure != "text":
-        reason = f"{name!r} exists in Opik as a {listed.template_structure} prompt"
-        return Action("individual", name, "failed", ok=False, reason=reason)
+        return _other_structure("individual", name, listed.template_structure)
     # Opik holds what this copy last synced: no read, unless a dry run wants to show a diff.
     known = seen if run.state.unchanged_in_opik(seen, name) else None
     if known is not None and known.sha256 == sha:
@@ -59,8 +58,7 @@ def _push_individual(run: SyncRun, charter: Charter, name: str, plan: PullPlan |
         if (known is None or run.dry_run) and not run.state.absent_from_opik(name):
             current = run.state.own(name, run.opik.prompts.get_version(name))
         if current is not None and current.template_structure != "text":
-            reason = f"{name!r} exists in Opik as a {current.template_structure} prompt"
-            return Action("individual", name, "failed", ok=False, reason=reason)
+            return _other_structure("individual", name, current.template_structure)
         if current is not None and (current.template, current.type) == (
             prompt.template,
             prompt.type,
@@ -151,6 +149,7 @@ def push_composites(
     reads = plan.reads if plan else reads if reads is not None else {}
     missing = [n for n in run.config.composites if n not in reads or reads[n].error]
     reads.update(read_composites(run, charter, missing) if missing else {})
+    todo = []
     for name in run.config.composites:
         race = races.race_of(run, name)
         if race is not None:
@@ -159,7 +158,8 @@ def push_composites(
         elif name in blocked:
             reason = "unresolved pull conflict"
             report.add(Action("composite", name, "blocked", ok=False, reason=reason))
-    todo = [n for n in run.config.composites if n not in blocked and not races.race_of(run, n)]
+        else:
+            todo.append(name)
     report.add(
         *run.workers.map(
             "push composites",
@@ -187,8 +187,7 @@ def _push_composite(
     try:
         if current is not None:
             if current.template_structure != "chat":
-                reason = f"{name!r} exists in Opik as a {current.template_structure} prompt"
-                return Action("composite", name, "failed", ok=False, reason=reason)
+                return _other_structure("composite", name, current.template_structure)
             recorded = run.bases.record_if_rebuilt(charter, read, current, "composite")
             if recorded is not None:
                 return recorded
@@ -231,3 +230,9 @@ def _push_composite(
     count = run.state.count_after(name, created.prompt_id, 1)
     run.bases.agree(charter, name, created, count)
     return Action("composite", name, "created", version=version_label(created), diff=diff)
+
+
+def _other_structure(step: Step, name: str, structure: str) -> Action:
+    """Opik holds a prompt of that name of the other kind (text for a composite, or chat)."""
+    reason = f"{name!r} exists in Opik as a {structure} prompt"
+    return Action(step, name, "failed", ok=False, reason=reason)

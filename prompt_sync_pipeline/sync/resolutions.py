@@ -48,10 +48,6 @@ class Resolutions:
         """The composite whose Opik version of ``prompt`` the user chose, if any."""
         return self.winners.get(prompt)
 
-    def chosen_by(self, composite: str) -> bool:
-        """Whether some prompt's Opik version is to be taken from ``composite``."""
-        return composite in self.winners.values()
-
     def __bool__(self) -> bool:
         return bool(self.prompts or self.composites or self.winners)
 
