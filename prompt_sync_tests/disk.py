@@ -1,11 +1,18 @@
-"""File-system faults as the kernel raises them, for the tests of what a run does when a write
-fails: the ``os`` module ``sync.atomic`` uses, with one call failing for one file."""
+"""File-system faults, for the tests of what a run does when it can't write: a read-only
+checkout, an immutable file, and the ``os`` module ``sync.atomic`` uses with one call failing
+for one file, as the kernel fails it."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 class FailingOs:
@@ -34,3 +41,36 @@ class FailingOs:
         if self.call == "replace" and Path(target) == self.target:
             self._fail(target)
         os.replace(source, target)
+
+
+@contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """No write to ``path`` (a file, or a directory's entries) for anyone, root included: the
+    file system's immutable attribute (``chattr +i``). Running as root, chmod stops nothing.
+    Skipped where the tool, the file system or the container's capabilities refuse it; the
+    ``denied_at_write`` tests below cover the same code path without it."""
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("chattr is not installed")
+    done = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i refused here: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[None]:
+    """A checkout nobody may write in: chmod for a user, the immutable attribute for root."""
+    if os.geteuid() == 0:
+        with immutable(directory):
+            yield
+        return
+    mode = directory.stat().st_mode
+    directory.chmod(0o555)
+    try:
+        yield
+    finally:
+        directory.chmod(mode)

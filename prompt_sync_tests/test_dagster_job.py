@@ -20,6 +20,7 @@ from prompt_sync_tests.dagster_helpers import (
     step_failures,
     writes,
 )
+from prompt_sync_tests.disk import read_only
 from prompt_sync_tests.forseti import (
     CHARTER_TASK,
     COMPOSITE,
@@ -206,13 +207,18 @@ def test_dry_run_writes_nothing(forseti, opik_client, opik_target, instance):
     charter_before = forseti.charter_path.read_text()
     opik_target.clear_requests()
 
-    result = run_job(
-        instance, run_config={"resources": {"prompt_sync": {"config": {"dry_run": True}}}}
-    )
+    # On a read-only checkout: a dry run writes nothing, not even the charter's lock file.
+    lock = forseti.charter_path.with_name(forseti.charter_path.name + ".lock")
+    lock.unlink(missing_ok=True)  # left by the first sync
+    with read_only(forseti.charter_path.parent):
+        result = run_job(
+            instance, run_config={"resources": {"prompt_sync": {"config": {"dry_run": True}}}}
+        )
 
     assert result.success
     assert writes(opik_target.requests()) == []
     assert forseti.charter_path.read_text() == charter_before
+    assert not lock.exists()
     assert materializations(result)["local_individual_prompts"]["pull_changed"] == 1
     tags = run_tags(instance, result.run_id)
     assert tags["prompt_sync/dry_run"] == "true"

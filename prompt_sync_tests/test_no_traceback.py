@@ -9,17 +9,14 @@ import errno
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from prompt_sync_tests.disk import FailingOs
+from prompt_sync_tests.disk import FailingOs, immutable, read_only
 from prompt_sync_tests.forseti import (
     CHARTER_TASK,
     COMPOSITE,
@@ -47,39 +44,6 @@ def leftovers(directory: Path) -> list[str]:
 def text_versions(client, forseti: Forseti, name: str) -> int:
     project = forseti.config.opik.project_name
     return len(client.get_prompt_history(name=name, project_name=project))
-
-
-@contextmanager
-def immutable(path: Path) -> Iterator[None]:
-    """No write to ``path`` (a file, or a directory's entries) for anyone, root included: the
-    file system's immutable attribute (``chattr +i``). Running as root, chmod stops nothing.
-    Skipped where the tool, the file system or the container's capabilities refuse it; the
-    ``denied_at_write`` tests below cover the same code path without it."""
-    chattr = shutil.which("chattr")
-    if chattr is None:
-        pytest.skip("chattr is not installed")
-    done = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"chattr +i refused here: {done.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run([chattr, "-i", str(path)], check=True)
-
-
-@contextmanager
-def read_only(directory: Path) -> Iterator[None]:
-    """A checkout nobody may write in: chmod for a user, the immutable attribute for root."""
-    if os.geteuid() == 0:
-        with immutable(directory):
-            yield
-        return
-    mode = directory.stat().st_mode
-    directory.chmod(0o555)
-    try:
-        yield
-    finally:
-        directory.chmod(mode)
 
 
 @pytest.fixture
