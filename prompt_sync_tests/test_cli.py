@@ -358,9 +358,10 @@ def test_the_human_report_says_what_each_outcome_means(synced, opik_client, caps
 def test_promotes_choices_written_in_the_cli_are_the_gates():
     from prompt_sync_pipeline.cli import commands
     from prompt_sync_pipeline.promotion import gate
+    from prompt_sync_pipeline.sync.config import PromotionSettings
 
     assert commands.GATES == gate.GATES
-    assert commands.DEFAULT_MIN_ITEMS == gate.DEFAULT_MIN_ITEMS
+    assert PromotionSettings().min_items == commands.DEFAULT_MIN_ITEMS
 
 
 def test_the_demos_ui_command_runs_from_the_base_install(capsys):

@@ -56,7 +56,9 @@ def test_the_interval_is_scipys_paired_t_interval(n, level):
 def test_small_samples_use_the_t_distribution_not_the_normal():
     # With 3 pairs the 95% t quantile is 4.30, where the normal's would be 1.96.
     assert t_quantile(0.975, 2) == pytest.approx(4.302652729911275)
-    c = paired_comparison(scores([1.0, 0.5, 1.0]), scores([0.5, 0.5, 0.5]), metric="acc")
+    c = paired_comparison(
+        scores([1.0, 0.5, 1.0]), scores([0.5, 0.5, 0.5]), metric="acc", level=0.95
+    )
     assert c.high - c.mean_difference == pytest.approx(4.302652729911275 * c.standard_error)
 
 
@@ -64,7 +66,7 @@ def test_only_items_scored_for_both_versions_pair_and_datasets_never_mix():
     candidate = scores([1.0, 1.0, 1.0], "d") | scores([0.0], "other")
     current = scores([0.5, 0.5], "d") | scores([1.0, 1.0], "third")
 
-    c = paired_comparison(candidate, current, metric="acc")
+    c = paired_comparison(candidate, current, metric="acc", level=0.95)
 
     assert c.n == 2
     assert c.datasets == ("d",)
@@ -73,9 +75,9 @@ def test_only_items_scored_for_both_versions_pair_and_datasets_never_mix():
 
 
 def test_no_pairs_and_a_single_pair_have_no_interval():
-    none = paired_comparison(scores([1.0], "a"), scores([1.0], "b"), metric="acc")
+    none = paired_comparison(scores([1.0], "a"), scores([1.0], "b"), metric="acc", level=0.95)
     assert (none.n, none.mean_difference, none.low) == (0, None, None)
-    one = paired_comparison(scores([1.0]), scores([0.25]), metric="acc")
+    one = paired_comparison(scores([1.0]), scores([0.25]), metric="acc", level=0.95)
     assert (one.n, one.mean_difference, one.low, one.high) == (1, 0.75, None, None)
     assert judge(one, min_delta=0, min_items=1).verdict == "too_few_items"
 
@@ -92,7 +94,7 @@ def test_the_biggest_gains_and_losses_name_their_items():
     current = [0.5] * 12
     candidate = [0.5 + d for d in (0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0, -0.1, -0.2, -0.3, -0.4, 0)]
 
-    c = paired_comparison(scores(candidate), scores(current), metric="acc")
+    c = paired_comparison(scores(candidate), scores(current), metric="acc", level=0.95)
 
     assert [m.item_id for m in c.gains] == [f"item-{i:03d}" for i in range(5)]
     assert [m.difference for m in c.gains] == pytest.approx([0.5, 0.4, 0.3, 0.2, 0.1])
@@ -102,7 +104,7 @@ def test_the_biggest_gains_and_losses_name_their_items():
 
 def test_the_gate_passes_only_above_min_delta_with_enough_items():
     candidate, current = noisy_pair(40, 0.3, 0.1)
-    clear = paired_comparison(scores(candidate), scores(current), metric="acc")
+    clear = paired_comparison(scores(candidate), scores(current), metric="acc", level=0.95)
 
     assert judge(clear, min_delta=0.0, min_items=30).verdict == "passes"
     assert judge(clear, min_delta=0.0, min_items=41).verdict == "too_few_items"
@@ -113,7 +115,7 @@ def test_the_gate_passes_only_above_min_delta_with_enough_items():
 def test_a_higher_mean_whose_interval_crosses_min_delta_is_not_enough_evidence():
     current = [0.5] * 40
     candidate = [0.5 + d for d in [0.3, -0.24] * 20]  # +0.03 on average, noisy item by item
-    noisy = paired_comparison(scores(candidate), scores(current), metric="acc")
+    noisy = paired_comparison(scores(candidate), scores(current), metric="acc", level=0.95)
     assert noisy.mean_difference is not None and noisy.mean_difference > 0
     assert noisy.low is not None and noisy.low < 0 < (noisy.high or 0)
 
@@ -126,7 +128,7 @@ def test_a_higher_mean_whose_interval_crosses_min_delta_is_not_enough_evidence()
 def test_items_needed_is_the_power_calculation_of_the_one_sided_t_test():
     current = [0.5] * 40
     candidate = [0.5 + d for d in [0.35, -0.25] * 20]  # +0.05 on average
-    c = paired_comparison(scores(candidate), scores(current), metric="acc")
+    c = paired_comparison(scores(candidate), scores(current), metric="acc", level=0.95)
     assert c.mean_difference is not None and c.standard_deviation is not None
 
     needed = items_needed(c, 0.0)
@@ -147,16 +149,16 @@ def test_items_needed_is_the_power_calculation_of_the_one_sided_t_test():
 
 def test_no_number_of_items_helps_a_difference_not_above_min_delta():
     candidate, current = noisy_pair(40, 0.0, 0.2)
-    c = paired_comparison(scores(candidate), scores(current), metric="acc")
+    c = paired_comparison(scores(candidate), scores(current), metric="acc", level=0.95)
     assert items_needed(c, (c.mean_difference or 0) + 0.01) is None
-    same = paired_comparison(scores([0.6] * 5), scores([0.5] * 5), metric="acc")
+    same = paired_comparison(scores([0.6] * 5), scores([0.5] * 5), metric="acc", level=0.95)
     assert same.standard_error == 0 and items_needed(same, 0.0) == 2
 
 
 def test_the_promoted_versions_evidence_tag_reads_back_in_words():
     candidate, current = noisy_pair(40, 0.3, 0.1)
     decision = judge(
-        paired_comparison(scores(candidate), scores(current), metric="accuracy"),
+        paired_comparison(scores(candidate), scores(current), metric="accuracy", level=0.95),
         min_delta=0.0,
         min_items=30,
     )

@@ -154,8 +154,8 @@ def performance(
     return session.run("performance", body)
 
 
-# promotion.gate's GATES and DEFAULT_MIN_ITEMS, written here so that listing the commands
-# doesn't import the promotion package (a test keeps them equal).
+# promotion.gate's GATES and PromotionSettings' min_items, written here so that listing the
+# commands imports neither the promotion package nor pydantic (a test keeps them equal).
 GATES = ("paired", "mean")
 DEFAULT_MIN_ITEMS = 30
 

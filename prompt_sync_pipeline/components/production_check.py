@@ -1,5 +1,5 @@
-"""``production_not_behind``: does production hold a composite version that scores below the
-newest version that has experiments?
+"""``production_not_behind``: does production (the environment ``promotion.environment`` names)
+hold a composite version that scores below the newest version that has experiments?
 
 A separate ``@asset_check`` on ``<name>/pushed_composites``. Selecting the instance's assets
 would make it a step of ``<name>_prompt_sync_job``; the job leaves it out, because it reads every
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
         UnresolvedAssetJobDefinition as AssetJob,
     )
 
-ENVIRONMENT = "production"
 PRODUCTION_NOT_BEHIND = "production_not_behind"
 
 
@@ -34,31 +33,31 @@ def build_check(instance: Instance) -> dg.AssetChecksDefinition:
         asset=instance.key(PUSHED_COMPOSITES),
         name=PRODUCTION_NOT_BEHIND,
         description="WARN when the version of a composite that Opik's production environment "
-        "points to scores below the newest version that has experiments (same metric, same "
+        "(promotion.environment) points to scores below the newest version that has experiments (same metric, same "
         "datasets): a winner waits for its promotion.",
         pool=instance.pool,
     )
     def production_not_behind(prompt_sync: PromptSyncResource) -> dg.AssetCheckResult:
         config = prompt_sync.load_config(instance)
         with cli_messages(), prompt_sync.opik.connect(config.opik) as opik:
-            lags = environment_lag(config, opik, ENVIRONMENT)
-        return lag_result(lags)
+            lags = environment_lag(config, opik, config.promotion.environment)
+        return lag_result(lags, config.promotion.environment)
 
     return production_not_behind
 
 
-def lag_result(lags: list[EnvironmentLag]) -> dg.AssetCheckResult:
+def lag_result(lags: list[EnvironmentLag], environment: str) -> dg.AssetCheckResult:
     behind = [lag for lag in lags if lag.behind]
     failed = [lag for lag in lags if lag.failed]
     if behind:
-        description = f"{ENVIRONMENT} is behind on " + ", ".join(
+        description = f"{environment} is behind on " + ", ".join(
             f"{lag.composite} ({lag.environment_version}; {lag.newest_scored} scores higher)"
             for lag in behind
         )
     elif failed:
         description = "Could not read " + ", ".join(lag.composite for lag in failed)
     else:
-        description = f"No composite's {ENVIRONMENT} version scores below a newer scored version."
+        description = f"No composite's {environment} version scores below a newer scored version."
     return dg.AssetCheckResult(
         passed=not behind and not failed,
         severity=dg.AssetCheckSeverity.WARN,
@@ -66,14 +65,14 @@ def lag_result(lags: list[EnvironmentLag]) -> dg.AssetCheckResult:
         metadata={
             "behind_composites": dg.MetadataValue.json(sorted(lag.composite for lag in behind)),
             "behind": dg.MetadataValue.int(len(behind)),
-            "table": dg.MetadataValue.md(lag_table(lags)),
+            "table": dg.MetadataValue.md(lag_table(lags, environment)),
         },
     )
 
 
-def lag_table(lags: list[EnvironmentLag]) -> str:
+def lag_table(lags: list[EnvironmentLag], environment: str) -> str:
     rows = [
-        f"| Composite | {ENVIRONMENT} | Newest scored | Behind on | Note |",
+        f"| Composite | {environment} | Newest scored | Behind on | Note |",
         "| --- | --- | --- | --- | --- |",
     ]
     for lag in lags:

@@ -17,28 +17,45 @@ from pydantic import Field
 from ..opik import OpikError
 from ..promotion import Releaser, ReleaseRefused, ReleaseResult, ReleaseUsageError
 from ..promotion.cli import render
+from ..promotion.gate import GATES
 from ..promotion.requests import Promotion, Rollback
+from ..sync.config import PromotionSettings
 from .instance import Instance
 from .resources import PromptSyncResource
 from .run_tags import job_tags
+
+DEFAULTS = PromotionSettings()  # what the configuration's promotion: leaves out
 
 
 class PromoteConfig(dg.Config):
     composite: str = Field(description="The composite to promote, as named in the configuration.")
     environment: str | None = Field(
         default=None,
-        description="The Opik environment; empty: promotion.environment, else production.",
+        description="The Opik environment; empty: promotion.environment "
+        f"(default {DEFAULTS.environment}).",
     )
     version: str | None = Field(
         default=None, description="vN to promote; empty: the charter's current composite."
     )
     metric: str | None = Field(
-        default=None, description="Feedback score to compare; empty: the only one both share."
+        default=None,
+        description="Feedback score to compare; empty: promotion.metric, else the only one both "
+        "share.",
     )
-    min_delta: float | None = Field(default=None, description="Margin to beat (default 0).")
-    gate: str | None = Field(default=None, description="paired (default) or mean.")
-    level: float | None = Field(default=None, description="Interval's level (default 0.95).")
-    min_items: int | None = Field(default=None, description="Paired items at least (default 30).")
+    min_delta: float | None = Field(
+        default=None,
+        description=f"Margin to beat; empty: promotion.min_delta (default {DEFAULTS.min_delta:g}).",
+    )
+    gate: str | None = Field(default=None, description=f"{' or '.join(GATES)}; empty: {GATES[0]}.")
+    level: float | None = Field(
+        default=None,
+        description=f"Interval's level; empty: promotion.level (default {DEFAULTS.level:g}).",
+    )
+    min_items: int | None = Field(
+        default=None,
+        description="Paired items at least; empty: promotion.min_items "
+        f"(default {DEFAULTS.min_items}).",
+    )
     force: bool = Field(default=False, description="Promote whatever the gate says.")
     dry_run: bool = Field(default=False, description="Decide and report; move nothing.")
 

@@ -22,7 +22,6 @@ from ..sync import composites as comp
 from ..sync.config import SyncConfig
 from .evidence import ItemReader, with_paired_rows
 from .models import ExperimentRun, Kind, PerformanceReport, PromptPerformance, VersionPerformance
-from .paired import DEFAULT_LEVEL
 
 
 class UnknownPrompt(UsageError):
@@ -42,12 +41,9 @@ def paired_settings(
     config: SyncConfig, environment: str | None = None, level: float | None = None
 ) -> tuple[str, float]:
     """The environment to pair composites against, and the intervals' level: as given, else
-    the configuration's ``promotion:`` values, else production and 95%."""
+    the configuration's ``promotion:`` values (or their defaults)."""
     settings = config.promotion
-    return (
-        environment or (settings.environment if settings else "production"),
-        level if level is not None else (settings.level if settings else DEFAULT_LEVEL),
-    )
+    return environment or settings.environment, settings.level if level is None else level
 
 
 def collect_performance(
@@ -58,11 +54,12 @@ def collect_performance(
     metric: str | None = None,
     paired: bool = False,
     environment: str | None = None,
-    level: float = DEFAULT_LEVEL,
+    level: float | None = None,
 ) -> PerformanceReport:
     """The performance view of every managed prompt (or just ``prompt``), optionally one metric.
     With ``paired``, each composite's current version is also compared item by item with the
-    previous version and with the one ``environment`` points to (intervals at ``level``)."""
+    previous version and with the one ``environment`` points to (intervals at ``level``, else
+    ``promotion.level``)."""
     prompts = managed_prompts(config)
     if prompt is not None:
         prompts = [(name, kind) for name, kind in prompts if name == prompt]
@@ -76,6 +73,8 @@ def collect_performance(
         results = list(pool.map(lambda item: _read_prompt(opik, *item, metric=metric), prompts))
     if not paired:
         return PerformanceReport(opik.project_name, tuple(results), metric)
+    if level is None:
+        level = config.promotion.level
     reader = ItemReader(opik, config.opik.max_concurrency)
     results = [with_paired_rows(reader, p, environment, level) for p in results]
     return PerformanceReport(opik.project_name, tuple(results), metric, environment, level)

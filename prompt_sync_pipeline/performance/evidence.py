@@ -16,7 +16,7 @@ from dataclasses import replace
 from ..opik import ExperimentItem
 from ..opik.project import OpikProject
 from .models import ExperimentRun, PairedRow, PromptPerformance, VersionPerformance
-from .paired import DEFAULT_LEVEL, ItemKey, PairedComparison, item_means, paired_comparison
+from .paired import ItemKey, PairedComparison, item_means, paired_comparison
 
 
 def scored_datasets(version: VersionPerformance, metric: str) -> set[str]:
@@ -76,7 +76,7 @@ class ItemReader:
         current: VersionPerformance,
         metric: str,
         *,
-        level: float = DEFAULT_LEVEL,
+        level: float,
     ) -> PairedComparison:
         """``candidate`` against ``current`` item by item, on the datasets both were scored on."""
         datasets = scored_datasets(candidate, metric) & scored_datasets(current, metric)

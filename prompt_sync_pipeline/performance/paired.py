@@ -26,7 +26,6 @@ from statistics import fmean, stdev
 from typing import Any
 
 ItemKey = tuple[str, str]  # (dataset, dataset item id)
-DEFAULT_LEVEL = 0.95
 DEFAULT_POWER = 0.8
 MOVERS = 5  # the biggest gains and losses reported
 _MAX_ITEMS_NEEDED = 10_000_000  # beyond this, "needed" is only "far more than any dataset"
@@ -111,7 +110,7 @@ def paired_comparison(
     current: Mapping[ItemKey, float],
     *,
     metric: str,
-    level: float = DEFAULT_LEVEL,
+    level: float,
     movers: int = MOVERS,
 ) -> PairedComparison:
     """Pair the per-item means by dataset item and compare them (``candidate - current``)."""

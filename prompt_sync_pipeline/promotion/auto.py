@@ -108,7 +108,7 @@ def auto_promotions(
     """The promotions due since ``cursor`` (the gate's part of the sensor's cursor), the new
     cursor and the reasons it skipped versions. Off (no request) without ``promotion.auto``."""
     settings = config.promotion
-    if settings is None or not settings.auto:
+    if not settings.auto:
         return AutoGateTick()
     state = _Cursor.read(cursor)
     experiments = opik.experiments.newest()

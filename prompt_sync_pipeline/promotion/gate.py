@@ -14,8 +14,7 @@ from typing import Any, Literal
 from ..performance.paired import PairedComparison, items_needed, percent
 
 GateKind = Literal["paired", "mean"]
-GATES: tuple[GateKind, ...] = ("paired", "mean")
-DEFAULT_MIN_ITEMS = 30
+GATES: tuple[GateKind, ...] = ("paired", "mean")  # the first is the default
 Verdict = Literal[
     "nothing_to_beat",  # the environment holds no version: passes
     "passes",  # enough items, and the interval is above min-delta

@@ -9,21 +9,18 @@ experiments without per-item scores) compares the experiments' means, as prompt-
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from ..performance.evidence import ItemReader
-from ..performance.paired import DEFAULT_LEVEL, check_level, paired_comparison
-from ..sync.config import PromotionSettings
+from ..performance.paired import check_level, paired_comparison
 from ..sync.formatting import version_label
 from .engine import holder, performance_of
-from .gate import DEFAULT_MIN_ITEMS, GATES, GateKind, PairedDecision, judge
+from .gate import GATES, GateKind, PairedDecision, judge
 from .models import Outcome, ReleaseResult, ReleaseUsageError, choose_metric, compare
 from .wording import evidence_lines, refusal
 
 if TYPE_CHECKING:
     from .engine import Asked, Releaser
-
-T = TypeVar("T")
 
 
 def promote(
@@ -35,18 +32,18 @@ def promote(
     force: bool,
     dry_run: bool,
 ) -> ReleaseResult:
-    settings = releaser.config.promotion
+    settings = releaser.config.promotion  # what was not asked for
     releaser.check_composite(composite)
-    if environment is None:  # the configuration's, else production
-        environment = (settings or PromotionSettings()).environment
+    if environment is None:
+        environment = settings.environment
     gate = _gate(asked.gate)
-    level = _first(asked.level, settings.level if settings else None, DEFAULT_LEVEL)
+    level = settings.level if asked.level is None else asked.level
     try:
         check_level(level)
     except ValueError as exc:
         raise ReleaseUsageError(f"--level: {exc}") from None
-    min_delta = _first(asked.min_delta, settings.min_delta if settings else None, 0.0)
-    min_items = _first(asked.min_items, settings.min_items if settings else None, DEFAULT_MIN_ITEMS)
+    min_delta = settings.min_delta if asked.min_delta is None else asked.min_delta
+    min_items = settings.min_items if asked.min_items is None else asked.min_items
     if min_items < 2:
         raise ReleaseUsageError(f"--min-items {min_items}: an interval needs at least 2 items")
     releaser.check_environment(environment)
@@ -74,7 +71,7 @@ def promote(
     current_perf = performance_of(performance, current) if current else None
     if asked.metric is not None:
         metric, source = asked.metric, "given with --metric"
-    elif settings is not None and settings.metric is not None:
+    elif settings.metric is not None:
         metric, source = settings.metric, "promotion.metric in the configuration"
     else:
         metric, source = None, ""
@@ -156,12 +153,8 @@ def promote(
 
 def _gate(asked: str | None) -> GateKind:
     if asked is None:
-        return "paired"
+        return GATES[0]  # the default
     for gate in GATES:
         if gate == asked:
             return gate
     raise ReleaseUsageError(f"--gate {asked!r}: choose {' or '.join(GATES)}")
-
-
-def _first(*values: T | None) -> T:
-    return next(value for value in values if value is not None)

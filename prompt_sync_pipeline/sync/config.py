@@ -85,7 +85,12 @@ class SensorSettings(Strict):
 class PromotionSettings(Strict):
     """``promote``'s defaults, and the opt-in gate that promotes by itself (``auto``): when the
     ``opik_prompt_changes`` sensor sees a finished experiment on a composite's version, it
-    promotes that version to ``environment`` if the paired gate passes."""
+    promotes that version to ``environment`` if the paired gate passes.
+
+    The one place these defaults are written: ``promote``, its Dagster op, the performance view,
+    the auto gate and the ``production_not_behind`` check all read them from
+    ``SyncConfig.promotion`` (the defaults below when the configuration has no ``promotion:``).
+    """
 
     environment: str = Field(default="production", min_length=1)
     metric: str | None = None  # default: the only metric both versions were scored on
@@ -107,7 +112,7 @@ class SyncConfig(Strict):
     schedule_timezone: str = "UTC"
     git: GitSettings | None = None  # absent: the run never touches git
     sensor: SensorSettings = SensorSettings()
-    promotion: PromotionSettings | None = None  # absent: promote's built-in defaults, no auto
+    promotion: PromotionSettings = PromotionSettings()  # absent: the defaults, auto off
     _users: tuple[dict[str, CompositeSpec], dict[str, list[str]]] | None = PrivateAttr(None)
 
     @field_validator("schedule_timezone")
