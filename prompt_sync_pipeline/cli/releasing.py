@@ -9,12 +9,12 @@ from ..sync.config import load_config
 from .session import Session
 
 
-def move(session: Session, act: Promotion | Rollback) -> int:
+def move(session: Session, request: Promotion | Rollback) -> int:
     """``promote`` or ``rollback`` on the session's configuration, printed as the session asks."""
     config = load_config(session.config_path)
     with OpikProject.connect(config.opik) as opik:
         session.journal.connected(opik)
-        return release(config, opik, act, as_json=session.as_json, fixes=session.fixes)
+        return release(config, opik, request, as_json=session.as_json, fixes=session.fixes)
 
 
 def performance(

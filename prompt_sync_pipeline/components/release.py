@@ -8,7 +8,6 @@ metadata and the reason, so nothing moved is never shown as a success.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the annotations at import.
-from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -137,12 +136,12 @@ def _release(
     context: dg.OpExecutionContext,
     instance: Instance,
     prompt_sync: PromptSyncResource,
-    act: Callable[[Releaser], ReleaseResult],
+    request: Promotion | Rollback,
 ) -> dg.Output[None]:
     config = prompt_sync.load_config(instance)
     try:
         with prompt_sync.opik.connect(config.opik) as opik:
-            result = act(Releaser(config, opik, prompt_sync.fixes(instance)))
+            result = Releaser(config, opik, prompt_sync.fixes(instance)).carry_out(request)
     except (ReleaseUsageError, ReleaseRefused, OpikError) as exc:
         raise dg.Failure(description=str(exc)) from None
     metadata = release_metadata(result)

@@ -30,6 +30,7 @@ from ..sync.messages import Fixes
 from .engine import Releaser
 from .gate import compact
 from .models import ReleaseRefused, ReleaseResult
+from .requests import Promotion
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def _judge(
         if label is None:
             continue  # a version deleted since its experiment
         judged.append(f"{composite}@{label}")
-        decision = releaser.promote(composite, environment, version=label, dry_run=True)
+        decision = releaser.promote(Promotion(composite, environment, version=label, dry_run=True))
         if decision.outcome == "would_promote":
             promotion = DuePromotion(composite, label, environment, decision)
             if promotion.run_key not in requested:

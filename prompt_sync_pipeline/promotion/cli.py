@@ -33,7 +33,6 @@ nothing_to_beat, no_pairs, too_few_items, not_enough_evidence, not_better.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from ..errors import ExitCode
 from ..opik.project import OpikProject
@@ -41,20 +40,21 @@ from ..sync.config import SyncConfig
 from ..sync.messages import Fixes
 from .engine import Releaser
 from .models import ReleaseResult
+from .requests import Promotion, Rollback
 
 
 def release(
     config: SyncConfig,
     opik: OpikProject,
-    act: Callable[[Releaser], ReleaseResult],
+    request: Promotion | Rollback,
     *,
     as_json: bool = False,
     fixes: Fixes | None = None,
 ) -> int:
-    """Run ``act`` (a promote or a rollback) and print its result. A ``ReleaseUsageError``
+    """Carry out ``request`` (a promote or a rollback) and print its result. A ``ReleaseUsageError``
     (exit 2), a ``ReleaseRefused`` or an ``OpikError`` (exit 1) is left to the command line,
     which words it (as JSON with ``--json``)."""
-    result = act(Releaser(config, opik, fixes))
+    result = Releaser(config, opik, fixes).carry_out(request)
     if as_json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:

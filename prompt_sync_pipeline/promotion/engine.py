@@ -9,7 +9,6 @@ Opik keeps versions' environments but no history of their moves, so this tag is 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..opik import OpikError, RemoteVersion
 from ..opik.project import OpikProject
@@ -21,6 +20,7 @@ from ..sync.messages import Fixes
 from ..sync.state import SyncState, load_state
 from .gate import PairedDecision, evidence_prefix, evidence_tag
 from .models import ReleaseRefused, ReleaseResult, ReleaseUsageError
+from .requests import Promotion, Rollback
 
 ENV_TAG_PREFIX = "prompt-sync-env:"
 _TAG_LIMIT = 100  # Opik's longest version tag
@@ -39,19 +39,6 @@ def recorded_previous(version: RemoteVersion, environment: str) -> str | None:
     return found[-1] if found else None
 
 
-@dataclass(frozen=True)
-class Asked:
-    """What a promotion was asked for; None: the configuration's ``promotion:`` value, or the
-    built-in default."""
-
-    version: str | None = None
-    metric: str | None = None
-    min_delta: float | None = None
-    gate: str | None = None
-    level: float | None = None
-    min_items: int | None = None
-
-
 class Releaser:
     """Promotes and rolls back the composites of one configuration in one Opik project."""
 
@@ -63,49 +50,27 @@ class Releaser:
 
     # Promote and roll back ---------------------------------------------------------------------
 
-    def promote(
-        self,
-        composite: str,
-        environment: str | None = None,
-        *,
-        version: str | None = None,
-        metric: str | None = None,
-        min_delta: float | None = None,
-        force: bool = False,
-        dry_run: bool = False,
-        gate: str | None = None,
-        level: float | None = None,
-        min_items: int | None = None,
-    ) -> ReleaseResult:
-        """Point ``environment`` at ``version`` (default: the charter's current composite) if the
-        gate passes: by default the paired gate (the interval of the per-item difference above
-        ``min_delta``, at least ``min_items`` pairs); ``gate="mean"``: the experiment means.
-        Values left None come from the configuration's ``promotion:`` section, else defaults."""
+    def carry_out(self, request: Promotion | Rollback) -> ReleaseResult:
+        """Promote or roll back, as ``request`` asks."""
+        if isinstance(request, Promotion):
+            return self.promote(request)
+        return self.rollback(request)
+
+    def promote(self, request: Promotion) -> ReleaseResult:
+        """Point the environment at the version (default: the charter's current composite) if
+        the gate passes: by default the paired gate (the interval of the per-item difference
+        above ``min_delta``, at least ``min_items`` pairs); ``gate="mean"``: the experiment
+        means. Values left None come from the configuration's ``promotion:`` section."""
         from .promote import promote
 
-        return promote(
-            self,
-            composite,
-            environment,
-            Asked(version, metric, min_delta, gate, level, min_items),
-            force=force,
-            dry_run=dry_run,
-        )
+        return promote(self, request)
 
-    def rollback(
-        self,
-        composite: str,
-        *,
-        to: str | None = None,
-        environment: str | None = None,
-        dry_run: bool = False,
-    ) -> ReleaseResult:
-        """With ``environment``: move it back (to ``to``, or where it pointed before the last
-        promotion). Without: restore ``to`` (default: the previous version) as the new latest.
-        Either way the result says what the next sync will do; ``dry_run`` only says it."""
+    def rollback(self, request: Rollback) -> ReleaseResult:
+        """Move an environment back, or restore an earlier version as the newest one; either
+        way the result says what the next sync will do (``dry_run``: only says it)."""
         from .rollback import rollback
 
-        return rollback(self, composite, to=to, environment=environment, dry_run=dry_run)
+        return rollback(self, request)
 
     # Opik --------------------------------------------------------------------------------------
 

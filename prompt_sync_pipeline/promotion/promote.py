@@ -20,22 +20,15 @@ from .models import Outcome, ReleaseResult, ReleaseUsageError, choose_metric, co
 from .wording import evidence_lines, refusal
 
 if TYPE_CHECKING:
-    from .engine import Asked, Releaser
+    from .engine import Releaser
+    from .requests import Promotion
 
 
-def promote(
-    releaser: Releaser,
-    composite: str,
-    environment: str | None,
-    asked: Asked,
-    *,
-    force: bool,
-    dry_run: bool,
-) -> ReleaseResult:
+def promote(releaser: Releaser, asked: Promotion) -> ReleaseResult:
     settings = releaser.config.promotion  # what was not asked for
+    composite, force, dry_run = asked.composite, asked.force, asked.dry_run
     releaser.check_composite(composite)
-    if environment is None:
-        environment = settings.environment
+    environment = asked.environment or settings.environment
     gate = _gate(asked.gate)
     level = settings.level if asked.level is None else asked.level
     try:

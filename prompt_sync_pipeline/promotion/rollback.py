@@ -18,16 +18,16 @@ from .next_sync import NextSync, next_sync
 
 if TYPE_CHECKING:
     from .engine import Releaser
+    from .requests import Rollback
 
 
-def rollback(
-    releaser: Releaser,
-    composite: str,
-    *,
-    to: str | None,
-    environment: str | None,
-    dry_run: bool,
-) -> ReleaseResult:
+def rollback(releaser: Releaser, asked: Rollback) -> ReleaseResult:
+    composite, to, environment, dry_run = (
+        asked.composite,
+        asked.to,
+        asked.environment,
+        asked.dry_run,
+    )
     releaser.check_composite(composite)
     history = releaser.history(composite)
     if environment is None:
