@@ -173,7 +173,8 @@ def test_rollback_moves_the_environment_back_one_promotion_at_a_time(scored, opi
     code, out, err = cli(capsys, forseti, "rollback", COMPOSITE, "--environment", "production")
     assert code == 0, err
     assert f"nothing to roll back: production pointed to no version of {COMPOSITE} before" in out
-    assert "--to vN" in out
+    command = f"rollback {COMPOSITE} --environment production --to vN`"
+    assert f"`prompt-sync --config {forseti.config_path} {command}" in out
     assert production(opik_client, forseti) == "v1"
 
 
@@ -186,7 +187,8 @@ def test_rollback_to_a_named_version_and_refusal_without_a_record(scored, opik_c
 
     code, _, err = cli(capsys, forseti, "rollback", COMPOSITE, "--environment", "production")
     assert code == 1
-    assert "no record of where it pointed before" in err and "--to vN" in err
+    assert "no record of where it pointed before" in err
+    assert f"{COMPOSITE} --environment production --to vN`" in err
     assert production(opik_client, forseti) == "v3"
 
     code, out, _ = cli(
@@ -334,6 +336,18 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
         )
         assert rolled.success
         assert production(opik_client, forseti) == "v1"
+
+        # v1 took production from nothing: the way to another version is the job, to fill in.
+        nothing = release_job(ROLLBACK).execute_in_process(
+            run_config=op_config("rollback", environment="production"), instance=instance
+        )
+        (output,) = [e for e in nothing.all_node_events if e.is_successful_output]
+        metadata = {k: v.value for k, v in output.step_output_data.metadata.items()}
+        assert metadata["decision"] == "nothing_to_roll_back"
+        assert (
+            f'`{ROLLBACK}` (run config `{{composite: "{COMPOSITE}", environment: '
+            '"production", version: "vN"}`)'
+        ) in metadata["message"]
 
 
 # production_not_behind ----------------------------------------------------------------------

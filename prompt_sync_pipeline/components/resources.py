@@ -232,6 +232,7 @@ class PromptSyncResource(dg.ConfigurableResource):
             resolve_job=instance.resolve_job,
             sync_job=instance.sync_job,
             promote_job=instance.promote_job,
+            rollback_job=instance.rollback_job,
         )
 
     def session(self, context: dg.AssetExecutionContext, instance: Instance) -> SyncSession:

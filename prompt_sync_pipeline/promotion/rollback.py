@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..opik import RemoteVersion
 from ..sync.formatting import version_label
+from ..sync.messages import Fixes
 from ..sync.state import StateError, SyncState
 from .engine import holder, recorded_previous
 from .models import Outcome, ReleaseRefused, ReleaseResult
@@ -37,7 +38,7 @@ def rollback(releaser: Releaser, asked: Rollback) -> ReleaseResult:
     if to is not None:
         target = releaser.by_label(history, to)
     else:
-        found = _recorded_target(composite, environment, history, current)
+        found = _recorded_target(composite, environment, history, current, releaser.fixes)
         if isinstance(found, str):
             return _nothing(composite, found, environment, current)
         target = found
@@ -91,28 +92,30 @@ def _recorded_target(
     environment: str,
     history: list[RemoteVersion],
     current: RemoteVersion | None,
+    fixes: Fixes,
 ) -> RemoteVersion | str:
     """Where the environment pointed before prompt-sync last moved it; a string saying why
     there is nothing to roll back; ReleaseRefused when it can't be known."""
     if current is None:
         return f"{environment} points to no version of {composite}"
     previous = recorded_previous(current, environment)
+    again = fixes.rollback_to(composite, environment)
     if previous is None:
         raise ReleaseRefused(
             f"{environment} points to {composite} {version_label(current)}, and Opik holds no "
             f"record of where it pointed before (it was not moved there by prompt-sync): "
-            f"name the version with --to vN"
+            f"name the version: {again}"
         )
     if previous == "none":
         return (
             f"{environment} pointed to no version of {composite} before "
-            f"{version_label(current)}; to move it to another version, name it with --to vN"
+            f"{version_label(current)}; to move it to another version, name it: {again}"
         )
     target = next((v for v in history if v.commit == previous), None)
     if target is None:
         raise ReleaseRefused(
             f"{environment} pointed to commit {previous} of {composite} before, which Opik "
-            f"no longer lists: name a version with --to vN"
+            f"no longer lists: name a version: {again}"
         )
     return target
 

@@ -33,10 +33,11 @@ class Fixes:
 
     prefix: str = "prompt-sync"
     # A Dagster run: the job that takes keep_opik / keep_charter as run config, the sync job,
-    # and the promote job.
+    # and the promote and rollback jobs.
     resolve_job: str | None = None
     sync_job: str | None = None
     promote_job: str | None = None
+    rollback_job: str | None = None
 
     @classmethod
     def for_config(cls, config_path: str | Path | None) -> Fixes:
@@ -46,10 +47,22 @@ class Fixes:
 
     @classmethod
     def for_dagster(
-        cls, config_path: str | Path, *, resolve_job: str, sync_job: str, promote_job: str
+        cls,
+        config_path: str | Path,
+        *,
+        resolve_job: str,
+        sync_job: str,
+        promote_job: str,
+        rollback_job: str,
     ) -> Fixes:
         prefix = cls.for_config(config_path).prefix
-        return cls(prefix, resolve_job=resolve_job, sync_job=sync_job, promote_job=promote_job)
+        return cls(
+            prefix,
+            resolve_job=resolve_job,
+            sync_job=sync_job,
+            promote_job=promote_job,
+            rollback_job=rollback_job,
+        )
 
     def command(self, *args: str) -> str:
         """A command to copy as is, in backticks."""
@@ -90,6 +103,13 @@ class Fixes:
         ]
         args = ["promote", composite, "--environment", environment, "--version", version]
         return self.command(*args, *flags)
+
+    def rollback_to(self, composite: str, environment: str) -> str:
+        """Move ``environment`` to a version the user names (``vN`` stays for them to fill)."""
+        if self.rollback_job:
+            asked = {"composite": composite, "environment": environment, "version": "vN"}
+            return self.launch(self.rollback_job, asked)
+        return self.command("rollback", composite, "--environment", environment, "--to", "vN")
 
     def rebuild_state(self) -> str:
         return self.command("sync", "--rebuild-state")
