@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from prompt_sync_tests.forseti import (
+    CHARTER_TASK,
     COMPOSITE,
     COMPOSITES,
     PERSONA,
@@ -155,3 +156,45 @@ def test_a_rollback_of_an_environment_the_sync_does_not_read_says_so(
     assert f"rolled production back to {COMPOSITE} v1" in out
     assert "the next sync: it reads the latest, not production's: this move changes nothing" in out
     assert production(opik_client, synced) == "v1"
+
+
+def test_a_rollback_foresees_a_part_only_the_charter_changed_as_kept_not_a_conflict(
+    synced, opik_client, capsys
+):
+    # Opik gets a new task text; the charter meanwhile edits the persona, not synced yet.
+    optimize(opik_client, synced, COMPOSITE, user=synced.template(CHARTER_TASK) + SUFFIX)
+    persona = synced.template(PERSONA) + SUFFIX
+    synced.edit(PERSONA, persona)
+
+    # Restoring v1 brings back the persona as last agreed: the charter's edit is the newer.
+    code, out, err = cli(capsys, synced, "rollback", COMPOSITE, "--to", "v1", "--json")
+
+    assert (code, err) == (0, "")
+    (part,) = json.loads(out)["next_sync"]["parts"]
+    assert (part["prompt"], part["decision"]) == (PERSONA, "keep_local")
+    assert part["why"] == "changed in the charter since the last sync"
+
+    report = synced.sync()
+    assert not report.failed, report.to_json()
+    assert synced.template(PERSONA) == persona
+    assert latest_messages(opik_client, synced, COMPOSITE)[0]["content"] == persona
+
+
+def test_a_rollback_foresees_first_contact_as_the_sync_finds_it(synced, opik_client, capsys):
+    # The task was optimized in Opik and synced; then this copy loses its state file (a
+    # fresh copy of the charter): the sync finds its base in Opik's record, and so does the
+    # rollback's preview.
+    task = synced.template(CHARTER_TASK) + SUFFIX
+    optimize(opik_client, synced, COMPOSITE, user=task)
+    assert not synced.sync().failed and synced.template(CHARTER_TASK) == task
+    synced.config.state_path.unlink()
+
+    code, out, err = cli(capsys, synced, "rollback", COMPOSITE, "--to", "v1")
+
+    assert (code, err) == (0, "")
+    assert f"the next sync writes {CHARTER_TASK} from v1 (" in out
+    assert "conflict" not in out
+
+    report = synced.sync()
+    assert not report.failed, report.to_json()
+    assert synced.template(CHARTER_TASK) != task

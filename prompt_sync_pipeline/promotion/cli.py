@@ -20,8 +20,9 @@ the message lists the valid names).
                            "candidate": {"version", "score", "experiments"},
                            "current": ... | null, "passes"},   # the experiment means
      "next_sync": null | {"composite", "version", "pulled", "reason",
-                          "parts": [{"prompt", "role", "charter", "rolled_back", "adopted",
-                                     "spreads_to"}],
+                          "parts": [{"prompt", "role", "charter", "rolled_back",
+                                     "decision": "adopt" | "keep_local" | "conflict",
+                                     "why", "adopted", "spreads_to"}],
                           "changes": [composite]},
      "details": [str], "notes": [str]}
 

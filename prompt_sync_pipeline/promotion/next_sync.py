@@ -2,22 +2,25 @@
 from the charter, whether the sync adopts each one, and the composites it then changes.
 
 A rollback gives Opik an older composite version (restored as the newest, or pointed to by the
-environment the sync pulls). The sync treats it like any change made in Opik: a part that differs
-from the charter, where the charter still holds the text this copy last agreed (the state's base),
-is adopted into the charter, and a shared part (the persona) is then pushed to every composite that
-uses it. That overrides an earlier ``--keep-opik`` choice of another composite's text, with only a
-warning. A part the charter also changed since is a conflict instead.
+environment the sync pulls). The sync treats it like any change made in Opik, and so does this
+preview: each differing part goes through the sync's own decision (``sync.decide``) against the
+same base (the state's entry, else the one first contact finds in Opik). A part the charter still
+holds as last agreed is adopted into the charter, and a shared part (the persona) is then pushed
+to every composite that uses it, over an earlier ``--keep-opik`` choice, with only a warning. A
+part only the charter changed keeps the charter's text; a part both changed is a conflict.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..opik import RemoteVersion
-from ..sync import composites as comp
+from ..sync.bases import first_contact_in, remote_of, state_base
 from ..sync.charter import load_charter
+from ..sync.check import composite_problems
 from ..sync.config import SyncConfig
+from ..sync.decide import Decision, behind_base, decide_part
 from ..sync.formatting import indent, version_label
 from ..sync.messages import Fixes
 from ..sync.state import SyncState
@@ -31,8 +34,13 @@ class PartChange:
     role: str
     charter: str
     rolled_back: str
-    adopted: bool  # False: the charter changed it too since the last sync: a conflict
+    decision: Decision  # the sync's: adopt it, keep the charter's text, or a conflict
+    why: str
     spreads_to: tuple[str, ...] = ()  # the other composites using the prompt
+
+    @property
+    def adopted(self) -> bool:
+        return self.decision == "adopt"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +48,8 @@ class PartChange:
             "role": self.role,
             "charter": self.charter,
             "rolled_back": self.rolled_back,
+            "decision": self.decision,
+            "why": self.why,
             "adopted": self.adopted,
             "spreads_to": list(self.spreads_to),
         }
@@ -87,11 +97,10 @@ class NextSync:
             lines.append(indent(part.charter, "      "))
             lines.append(f"    {self.version} has:")
             lines.append(indent(part.rolled_back, "      "))
-            if not part.adopted:
-                lines.append(
-                    f"    the charter changed {part.prompt} since the last sync too: the next "
-                    f"sync reports a conflict on it"
-                )
+            if part.decision == "conflict":
+                lines.append(f"    the next sync reports a conflict on it ({part.why})")
+            elif part.decision == "keep_local":
+                lines.append(f"    the next sync keeps the charter's text ({part.why})")
         adopted = [p for p in self.parts if p.adopted]
         if adopted:
             names = ", ".join(p.prompt for p in adopted)
@@ -115,11 +124,13 @@ def next_sync(
     composite: str,
     version: RemoteVersion,
     state: SyncState | None,
+    history: list[RemoteVersion],
     *,
     environment: str | None,
 ) -> NextSync:
     """What the next sync does once ``version`` is what it reads of ``composite`` (the latest
-    version without ``environment``; the environment's with it)."""
+    version without ``environment``; the environment's with it). ``history``: the composite's
+    versions in Opik, newest first."""
     label = version_label(version)
     pull_environment = config.opik.pull_environment
     if environment is None and pull_environment:
@@ -132,45 +143,41 @@ def next_sync(
         reads = f"the version {pull_environment} points to" if pull_environment else "the latest"
         reason = f"it reads {reads}, not {environment}'s: this move changes nothing for it"
         return NextSync(composite, label, False, reason)
-    base = state.composites.get(composite) if state is not None else None
-    if environment is not None and base is not None and _behind(version, base.version_id):
-        reason = (
-            f"{environment} now points to a version prompt-sync synced before this copy's last "
-            f"agreement ({base.version_number or base.commit}), which the sync does not take for "
-            "a change in Opik: the charter keeps its text (restore the version as the newest "
-            "with `rollback` without --environment to bring it back into the charter)"
-        )
-        return NextSync(composite, label, False, reason)
-    try:
-        messages = comp.parse_chat_template(version.template)
-        parts = comp.decompose(messages, version.type)
-    except comp.MalformedComposite as exc:
-        return NextSync(composite, label, True, str(exc))
     charter = load_charter(config.charter)
     spec = config.composites[composite]
+    problems = composite_problems({composite: spec}, charter)
+    if problems:
+        return NextSync(composite, label, True, "; ".join(problems))
+    local = charter.parts(spec.system_prompt, spec.user_prompt)
+    entry = state.composites.get(composite) if state is not None else None
+    base = (
+        state_base(entry)
+        if entry is not None
+        else first_contact_in(history, local, charter[spec.system_prompt].type)
+    )
+    remote = remote_of(version)
+    if environment is None:
+        # Restored as a new version: one prompt-sync never recorded, newer than any base.
+        remote = replace(remote, recorded=False)
+    if environment is not None and base is not None and behind_base(remote, base):
+        reason = (
+            f"{environment} now points to a version prompt-sync synced before this copy's last "
+            f"agreement ({base.label}), which the sync does not take for a change in Opik: the "
+            "charter keeps its text (restore the version as the newest with `rollback` without "
+            "--environment to bring it back into the charter)"
+        )
+        return NextSync(composite, label, False, reason)
+    if remote.parts is None:
+        return NextSync(composite, label, True, remote.problem)
     changes = []
     for role, prompt in spec.roles():
-        if prompt not in charter:
+        if remote.parts[role] == local[role]:
             continue
-        local = charter[prompt]
-        if parts[role] == local.template:
-            continue
-        recorded = base.parts.get(role) if base is not None else None
-        if recorded is not None:
-            adopted = recorded.sha256 == comp.text_sha256(local.template, local.type)
-        else:
-            adopted = config.first_contact == "opik"
+        decision, why = decide_part(
+            role, local[role], remote.parts[role], remote, base, config.first_contact
+        )
         others = tuple(c for c in config.composites_using(prompt) if c != composite)
-        changes.append(PartChange(prompt, role, local.template, parts[role], adopted, others))
+        changes.append(
+            PartChange(prompt, role, local[role], remote.parts[role], decision, why, others)
+        )
     return NextSync(composite, label, True, parts=tuple(changes))
-
-
-def _behind(version: RemoteVersion, base_version_id: str) -> bool:
-    """The sync's own rule (``sync.decide``): a pull environment left on a version prompt-sync
-    recorded before the base is no change in Opik (version ids grow with time)."""
-    from ..performance.engine import created_by_tool
-
-    recorded = created_by_tool(version) or any(
-        tag.startswith(comp.BASE_TAG_PREFIX) for tag in version.tags
-    )
-    return version.id < base_version_id and recorded

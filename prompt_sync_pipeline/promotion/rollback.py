@@ -53,7 +53,7 @@ def rollback(releaser: Releaser, asked: Rollback) -> ReleaseResult:
             previous=target.version_number,
         )
     was = current.version_number if current else None
-    upcoming, notes = _next_sync(releaser, composite, target, environment)
+    upcoming, notes = _next_sync(releaser, composite, target, history, environment)
     details = tuple(upcoming.lines(releaser.fixes))
     if dry_run:
         return ReleaseResult(
@@ -138,7 +138,7 @@ def _restore(
     if source.id == latest.id:
         why = f"{version_label(source)} is already the latest version of {composite}"
         return _nothing(composite, why, None, latest)
-    upcoming, notes = _next_sync(releaser, composite, source, None)
+    upcoming, notes = _next_sync(releaser, composite, source, history, None)
     details = tuple(upcoming.lines(releaser.fixes))
     if dry_run:
         return ReleaseResult(
@@ -171,7 +171,11 @@ def _restore(
 
 
 def _next_sync(
-    releaser: Releaser, composite: str, target: RemoteVersion, environment: str | None
+    releaser: Releaser,
+    composite: str,
+    target: RemoteVersion,
+    history: list[RemoteVersion],
+    environment: str | None,
 ) -> tuple[NextSync, tuple[str, ...]]:
     notes: tuple[str, ...] = ()
     state: SyncState | None = None
@@ -179,7 +183,10 @@ def _next_sync(
         state = releaser.state()
     except StateError as exc:
         notes = (f"the next sync stops on the sync state file until it is fixed: {exc}",)
-    return next_sync(releaser.config, composite, target, state, environment=environment), notes
+    upcoming = next_sync(
+        releaser.config, composite, target, state, history, environment=environment
+    )
+    return upcoming, notes
 
 
 def _nothing(

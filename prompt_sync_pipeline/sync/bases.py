@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -85,6 +85,21 @@ def remote_of(version: RemoteVersion) -> Remote:
     )
 
 
+def state_base(entry: CompositeBase) -> Base:
+    """The state's record of this copy's last agreement, as the decision sees it."""
+    hashes: dict[str, str] = {role: part.sha256 for role, part in entry.parts.items()}
+    return Base(entry.version_id, version_label(entry), entry.template_type, hashes)
+
+
+def first_contact_in(
+    newest_first: Iterable[RemoteVersion], local: comp.Parts, local_type: str
+) -> Base | None:
+    """The base of a composite the state has no entry for (``decide.first_contact_base``),
+    looked for in its versions, newest first, read only as far as needed."""
+    hashes = {role: comp.text_sha256(local[role], local_type) for role in comp.ROLES}
+    return first_contact_base(map(remote_of, newest_first), local, local_type, hashes)
+
+
 class Bases:
     """The bases of one run: from the state, found at first contact, and newly agreed."""
 
@@ -104,8 +119,7 @@ class Bases:
         that equals the charter (history read only if the latest isn't one)."""
         entry = self.state.composite(read.name)
         if entry is not None:
-            hashes: dict[str, str] = {role: part.sha256 for role, part in entry.parts.items()}
-            return Base(entry.version_id, version_label(entry), entry.template_type, hashes)
+            return state_base(entry)
         rebuild = self.rebuild(charter, read.name)
         key = (read.name, rebuild.digest)
         with self._found_lock:
@@ -120,16 +134,16 @@ class Bases:
         assert read.latest is not None
         spec = self.config.composites[read.name]
         local = charter.parts(spec.system_prompt, spec.user_prompt)
-        local_type = charter[spec.system_prompt].type
-        hashes = {role: comp.text_sha256(local[role], local_type) for role in comp.ROLES}
-        return first_contact_base(self._recorded(read.latest), local, local_type, hashes)
+        return first_contact_in(
+            self._newest_first(read.latest), local, charter[spec.system_prompt].type
+        )
 
-    def _recorded(self, latest: RemoteVersion) -> Iterator[Remote]:
+    def _newest_first(self, latest: RemoteVersion) -> Iterator[RemoteVersion]:
         # The latest version is usually the one: then no history read is needed.
-        yield remote_of(latest)
+        yield latest
         for version in self._prompts.history(latest.prompt_id):
             if version.id != latest.id:
-                yield remote_of(version)
+                yield version
 
     def is_base(self, name: str, version: RemoteVersion | None, charter: Charter) -> bool:
         """True when ``version`` is the composite's base in the state and the charter still

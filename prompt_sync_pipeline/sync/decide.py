@@ -153,7 +153,7 @@ def decide_part(
             return "conflict", NO_BASE
         side: Decision = "keep_local" if first_contact == "charter" else "adopt"
         return side, f"first contact: configuration trusts the {first_contact}"
-    if _behind_base(remote, base):
+    if behind_base(remote, base):
         return "keep_local", "the pull environment points to a version synced before the base"
     if base.has(role, local):
         return "adopt", f"changed in Opik since {base.label}"
@@ -214,7 +214,7 @@ def decide_type(
         if first_contact != "conflict":
             change.decision = "keep_local" if first_contact == "charter" else "adopt"
         change.why = "no base: prompt-sync never recorded a version both agreed on"
-    elif _behind_base(remote, base):
+    elif behind_base(remote, base):
         change.decision = "keep_local"  # the pull environment points to an older synced one
     elif base.template_type == local_type:
         change.decision = "adopt"
@@ -227,7 +227,7 @@ def decide_type(
     return change
 
 
-def _behind_base(remote: Remote, base: Base) -> bool:
+def behind_base(remote: Remote, base: Base) -> bool:
     """Opik's version is one prompt-sync recorded before the base (ids grow with time): the
     pull environment still points to an older synced version, which is no Opik change."""
     return remote.version_id < base.version_id and remote.recorded
