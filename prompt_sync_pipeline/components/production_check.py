@@ -33,8 +33,8 @@ def build_check(instance: Instance) -> dg.AssetChecksDefinition:
         asset=instance.key(PUSHED_COMPOSITES),
         name=PRODUCTION_NOT_BEHIND,
         description="WARN when the version of a composite that Opik's production environment "
-        "(promotion.environment) points to scores below the newest version that has experiments (same metric, same "
-        "datasets): a winner waits for its promotion.",
+        "(promotion.environment) points to scores below the newest version that has "
+        "experiments (same metric, same datasets): a winner waits for its promotion.",
         pool=instance.pool,
     )
     def production_not_behind(prompt_sync: PromptSyncResource) -> dg.AssetCheckResult:
