@@ -116,8 +116,15 @@ def compact(decision: PairedDecision) -> str:
         return "nothing to beat"
     if c.mean_difference is None:
         return f"{c.metric}: no paired items"
-    interval = f", {percent(c.level)} CI [{c.low:+.4f}, {c.high:+.4f}]" if c.has_interval else ""
-    return f"{c.metric} {c.mean_difference:+.4f}{interval}, n={c.n}"
+    if c.low is None or c.high is None:
+        return f"{c.metric} {c.mean_difference:+.4f}, n={c.n}"
+    return _evidence_line(c.metric, c.mean_difference, c.level, c.low, c.high, c.n)
+
+
+def _evidence_line(
+    metric: str, difference: float, level: float, low: float, high: float, n: int
+) -> str:
+    return f"{metric} {difference:+.4f}, {percent(level)} CI [{low:+.4f}, {high:+.4f}], n={n}"
 
 
 # The paired gate's evidence, recorded on the version it promoted (a version tag, at most 100
@@ -148,9 +155,8 @@ def recorded_evidence(tags: list[str] | tuple[str, ...], environment: str) -> st
             continue
         try:
             metric, difference, low, high, n, level = tag.removeprefix(prefix).split(":")
-            return (
-                f"{metric} {float(difference):+.4f}, {percent(float(level))} CI "
-                f"[{float(low):+.4f}, {float(high):+.4f}], n={int(n)}"
+            return _evidence_line(
+                metric, float(difference), float(level), float(low), float(high), int(n)
             )
         except ValueError:
             continue
