@@ -107,6 +107,27 @@ def test_a_quiet_tick_costs_one_listing_more(auto, opik_target, instance):
     assert len(paths) == 3  # the project, one page of its prompts, one page of experiments
 
 
+def test_a_tick_judging_two_versions_reads_the_shared_evidence_once(auto, opik_target, instance):
+    forseti, lab = auto["forseti"], auto["lab"]
+    cursor = settled(instance)
+    v2 = lab.new_version(forseti, COMPOSITE, BRIEF)
+    v3 = lab.new_version(forseti, COMPOSITE, RAMBLING)
+    cursor = tick(instance, cursor).cursor  # the new versions' pull
+    evaluate_version(lab, v2, "v2-brief", CLEAR_WIN)
+    evaluate_version(lab, v3, "v3-noise", NOISE)
+    opik_target.clear_requests()
+
+    result = tick(instance, cursor)
+
+    assert [r.run_key for r in promote_requests(result)] == [f"{COMPOSITE}@v2:production"]
+    paths = [r.path for r in opik_target.requests()]
+    # The composite's versions (for its history and its performance view), the environments
+    # and each version's items are read once, though two versions were judged against v1.
+    assert sum(p.endswith("/versions") for p in paths) == 2
+    assert paths.count("/api/v1/private/environments") == 1
+    assert sum(p.endswith("/items/experiments/items") for p in paths) == 3  # v1, v2, v3
+
+
 def test_without_auto_the_gate_makes_no_request_and_keeps_the_cursor(synced, opik_target):
     with synced.engine()[1] as opik:
         opik_target.clear_requests()

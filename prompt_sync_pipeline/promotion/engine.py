@@ -9,10 +9,12 @@ Opik keeps versions' environments but no history of their moves, so this tag is 
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from ..opik import OpikError, RemoteVersion
 from ..opik.project import OpikProject
 from ..performance import PromptPerformance, VersionPerformance, collect_performance
+from ..performance.evidence import ItemReader
 from ..sync import composites as comp
 from ..sync.charter import load_charter
 from ..sync.config import SyncConfig
@@ -40,13 +42,26 @@ def recorded_previous(version: RemoteVersion, environment: str) -> str | None:
 
 
 class Releaser:
-    """Promotes and rolls back the composites of one configuration in one Opik project."""
+    """Promotes and rolls back the composites of one configuration in one Opik project.
+
+    It lives for one command, one op or one sensor tick, and keeps what it read of Opik for
+    that long (a tick judges several versions of a composite on the same reads); its own
+    writes make it forget.
+    """
 
     def __init__(self, config: SyncConfig, opik: OpikProject, fixes: Fixes | None = None) -> None:
         self.config = config
         self.opik = opik
         self.prompts = opik.prompts
         self.fixes = fixes or Fixes()
+        self._histories: dict[str, list[RemoteVersion]] = {}
+        self._performances: dict[str, PromptPerformance] = {}
+        self._environments: list[str] | None = None
+
+    @cached_property
+    def items(self) -> ItemReader:
+        """Experiments' per-item scores, each experiment read once."""
+        return ItemReader(self.opik, self.config.opik.max_concurrency)
 
     # Promote and roll back ---------------------------------------------------------------------
 
@@ -86,6 +101,7 @@ class Releaser:
         """Point ``environment`` at ``target``; with ``record``, tag where it came from first
         (and the paired gate's ``evidence``, replacing an older one), so a failed write never
         leaves an environment moved without its record."""
+        self._forget()
         notes: tuple[str, ...] = ()
         if record:
             tag = env_tag(environment, current)
@@ -107,7 +123,22 @@ class Releaser:
         )
         return notes
 
+    def restore(self, version: RemoteVersion) -> RemoteVersion:
+        """Save ``version``'s content as the composite's new latest version."""
+        self._forget()
+        return self.prompts.restore_version(version.prompt_id, version.id)
+
+    def _forget(self) -> None:
+        self._histories.clear()
+        self._performances.clear()
+
     def history(self, composite: str) -> list[RemoteVersion]:
+        """The composite's versions in Opik, newest first."""
+        if composite not in self._histories:
+            self._histories[composite] = self._read_history(composite)
+        return self._histories[composite]
+
+    def _read_history(self, composite: str) -> list[RemoteVersion]:
         latest = self.prompts.get_version(composite)
         if latest is None:
             raise ReleaseRefused(
@@ -119,10 +150,13 @@ class Releaser:
         return sorted(versions.values(), key=number, reverse=True)
 
     def performance(self, composite: str) -> PromptPerformance:
-        (performance,) = collect_performance(self.config, self.opik, prompt=composite).prompts
-        if performance.error is not None:
-            raise OpikError(performance.error)
-        return performance
+        if composite not in self._performances:
+            report = collect_performance(self.config, self.opik, prompt=composite)
+            (performance,) = report.prompts
+            if performance.error is not None:
+                raise OpikError(performance.error)
+            self._performances[composite] = performance
+        return self._performances[composite]
 
     def charters(self, composite: str, history: list[RemoteVersion]) -> RemoteVersion:
         """The newest version whose content is the charter's rebuild of the composite."""
@@ -171,7 +205,9 @@ class Releaser:
         )
 
     def check_environment(self, environment: str) -> None:
-        known = self.prompts.environment_names()
+        if self._environments is None:
+            self._environments = self.prompts.environment_names()
+        known = self._environments
         if environment not in known:
             raise ReleaseUsageError(
                 f"environment {environment!r} is not registered in the Opik workspace "

@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ..performance.evidence import ItemReader
 from ..performance.paired import check_level, paired_comparison
 from ..sync.formatting import version_label
 from .engine import holder, performance_of
@@ -76,8 +75,7 @@ def promote(releaser: Releaser, asked: Promotion) -> ReleaseResult:
     if gate == "paired":
         evidence = None
         if current_perf is not None and chosen is not None:
-            reader = ItemReader(releaser.opik, releaser.config.opik.max_concurrency)
-            evidence = reader.compare(candidate_perf, current_perf, chosen, level=level)
+            evidence = releaser.items.compare(candidate_perf, current_perf, chosen, level=level)
         elif current_perf is not None:  # no metric to compare on: no pairs
             evidence = paired_comparison({}, {}, metric="", level=level)
         paired = judge(evidence, min_delta=min_delta, min_items=min_items)

@@ -153,7 +153,7 @@ def _restore(
             details=details,
             next_sync=upcoming,
         )
-    restored = releaser.prompts.restore_version(source.prompt_id, source.id)
+    restored = releaser.restore(source)
     outcome: Outcome = "restored"
     return ReleaseResult(
         "rollback",
