@@ -19,6 +19,18 @@ def test_the_shipped_example_loads_with_the_charter_beside_it():
     ]
 
 
+def test_an_empty_section_means_its_defaults(tmp_path):
+    path = tmp_path / "prompt_sync.yaml"
+    path.write_text(
+        "charter: c.json\nopik: {project_name: p}\n"
+        "composites: {a: {system_prompt: x, user_prompt: y}}\n"
+        "sensor:\npromotion:\n  # auto: true\n"
+    )
+    config = load_config(path)
+    assert (config.promotion.environment, config.promotion.auto) == ("production", False)
+    assert config.sensor == type(config.sensor)()
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [

@@ -12,6 +12,9 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from prompt_sync_pipeline.opik.project import OpikProject
+from prompt_sync_pipeline.promotion import Releaser
+from prompt_sync_pipeline.promotion.requests import Promotion, Rollback
 from prompt_sync_tests.dagster_helpers import code_location, run_check
 from prompt_sync_tests.forseti import CHARTER_TASK, COMPOSITE, Forseti
 from prompt_sync_tests.forseti import run_cli as cli
@@ -178,6 +181,20 @@ def test_rollback_moves_the_environment_back_one_promotion_at_a_time(scored, opi
     assert production(opik_client, forseti) == "v1"
 
 
+def test_one_releaser_sees_its_own_moves(scored):
+    # A Releaser keeps its reads (a sensor tick judges many versions on them); its own writes
+    # must not leave it deciding on what Opik held before them.
+    config = scored["forseti"].config
+    with OpikProject.connect(config.opik) as opik:
+        releaser = Releaser(config, opik)
+        for version in ("v1", "v2"):
+            moved = releaser.carry_out(Promotion(COMPOSITE, "production", version, force=True))
+            assert moved.ok, moved.message
+        back = releaser.carry_out(Rollback(COMPOSITE, environment="production"))
+
+    assert (back.outcome, back.version, back.previous) == ("rolled_back", "v1", "v2")
+
+
 def test_rollback_to_a_named_version_and_refusal_without_a_record(scored, opik_client, capsys):
     forseti = scored["forseti"]
     # Someone sets production by hand in Opik: prompt-sync has no record of where it was.
@@ -331,6 +348,14 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
         assert scores["current_score"] == pytest.approx(means["v2"])
         assert production(opik_client, forseti) == "v2"
 
+        tried = release_job(ROLLBACK).execute_in_process(
+            run_config=op_config("rollback", environment="production", dry_run=True),
+            instance=instance,
+        )
+        (output,) = [e for e in tried.all_node_events if e.is_successful_output]
+        assert output.step_output_data.metadata["decision"].value == "would_roll_back"
+        assert production(opik_client, forseti) == "v2"
+
         rolled = release_job(ROLLBACK).execute_in_process(
             run_config=op_config("rollback", environment="production"), instance=instance
         )
@@ -353,12 +378,19 @@ def test_promote_and_rollback_ops_record_the_decision_and_both_scores(
 # production_not_behind ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("environment", ["production", "staging"])
 def test_production_not_behind_warns_when_a_newer_version_scores_higher(
-    scored, capsys, monkeypatch
+    scored, opik_client, capsys, monkeypatch, environment
 ):
     forseti, means, lab = scored["forseti"], scored["means"], scored["lab"]
     monkeypatch.setenv("PROMPT_SYNC_CONFIG", str(forseti.config_path))
-    cli(capsys, forseti, "promote", COMPOSITE, "--version", "v2", *MEAN)
+    if environment != "production":  # the environment promote and the check watch
+        forseti.configure(promotion={"environment": environment})
+        opik_client.set_prompt_environments(
+            COMPOSITE, [environment], version="v1", project_name=forseti.config.opik.project_name
+        )
+    code, out, err = cli(capsys, forseti, "promote", COMPOSITE, "--version", "v2", *MEAN)
+    assert code == 0 and f"to {environment}" in out, out + err
 
     with dg.instance_for_test() as instance:
         # v3 is the newest version with experiments, but it scores below production's v2.
@@ -372,6 +404,7 @@ def test_production_not_behind_warns_when_a_newer_version_scores_higher(
 
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.description.startswith(f"{environment} is behind on ")
     assert f"{COMPOSITE} (v2; v4 scores higher)" in evaluation.description
     metadata = {key: value.value for key, value in evaluation.metadata.items()}
     assert metadata["behind_composites"] == [COMPOSITE]

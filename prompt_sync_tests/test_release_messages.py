@@ -184,7 +184,8 @@ def test_a_rollback_foresees_first_contact_as_the_sync_finds_it(synced, opik_cli
     # The task was optimized in Opik and synced; then this copy loses its state file (a
     # fresh copy of the charter): the sync finds its base in Opik's record, and so does the
     # rollback's preview.
-    task = synced.template(CHARTER_TASK) + SUFFIX
+    original = synced.template(CHARTER_TASK)
+    task = original + SUFFIX
     optimize(opik_client, synced, COMPOSITE, user=task)
     assert not synced.sync().failed and synced.template(CHARTER_TASK) == task
     synced.config.state_path.unlink()
@@ -197,4 +198,24 @@ def test_a_rollback_foresees_first_contact_as_the_sync_finds_it(synced, opik_cli
 
     report = synced.sync()
     assert not report.failed, report.to_json()
-    assert synced.template(CHARTER_TASK) != task
+    assert synced.template(CHARTER_TASK) == original
+
+
+def test_a_rollback_over_a_template_variable_change_foresees_the_refusal(
+    synced, opik_client, capsys
+):
+    # The charter's task gains a variable and is pushed (v2); v1 lacks it.
+    task = synced.template(CHARTER_TASK) + "\nAnswer in {{locale}}."
+    synced.edit(CHARTER_TASK, task)
+    assert not synced.sync().failed
+
+    code, out, err = cli(capsys, synced, "rollback", COMPOSITE, "--to", "v1", "--json")
+
+    assert (code, err) == (0, "")
+    upcoming = json.loads(out)["next_sync"]
+    assert upcoming["pulled"] and upcoming["changes"] == []
+    assert "the user message dropped locale" in upcoming["reason"]
+
+    report = synced.sync()
+    assert report.counters["pull_failed"] == 1
+    assert synced.template(CHARTER_TASK) == task

@@ -181,7 +181,7 @@ DEFAULT_MIN_ITEMS = 30
     type=float,
     metavar="D",
     help="the margin to beat: the interval's lower bound (paired gate) or the mean (mean "
-    "gate) must be above the current version's by D (default 0)",
+    "gate) must be above the current version's by D (default: promotion.min_delta, else 0)",
 )
 @click.option(
     "--gate",
@@ -189,12 +189,18 @@ DEFAULT_MIN_ITEMS = 30
     help="paired (default): item by item, with a confidence interval; mean: the experiments' "
     "means only, for experiments without per-item scores",
 )
-@click.option("--level", type=float, metavar="L", help="the confidence interval's level (0.95)")
+@click.option(
+    "--level",
+    type=float,
+    metavar="L",
+    help="the confidence interval's level (default: promotion.level, else 0.95)",
+)
 @click.option(
     "--min-items",
     type=int,
     metavar="N",
-    help=f"paired dataset items needed at least (default {DEFAULT_MIN_ITEMS})",
+    help="paired dataset items needed at least (default: promotion.min_items, else "
+    f"{DEFAULT_MIN_ITEMS})",
 )
 @click.option("--force", is_flag=True, help="promote whatever the gate says (and say so)")
 @click.option("--dry-run", is_flag=True, help="show the decision, move nothing")

@@ -70,6 +70,7 @@ class RollbackConfig(dg.Config):
         description="vN to go back to; empty: where the environment pointed before the last "
         "promotion, or (no environment) the previous version.",
     )
+    dry_run: bool = Field(default=False, description="Say what would move; move nothing.")
 
 
 def build_jobs(instance: Instance) -> list[dg.JobDefinition]:
@@ -106,7 +107,12 @@ def build_jobs(instance: Instance) -> list[dg.JobDefinition]:
             context,
             instance,
             prompt_sync,
-            Rollback(config.composite, to=config.version, environment=config.environment),
+            Rollback(
+                config.composite,
+                to=config.version,
+                environment=config.environment,
+                dry_run=config.dry_run,
+            ),
         )
 
     @dg.job(

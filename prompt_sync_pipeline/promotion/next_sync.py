@@ -20,17 +20,19 @@ from ..sync.bases import first_contact_in, remote_of, state_base
 from ..sync.charter import load_charter
 from ..sync.check import composite_problems
 from ..sync.config import SyncConfig
-from ..sync.decide import Decision, behind_base, decide_part
+from ..sync.decide import TYPE_ROLE, Decision, PullFailure, behind_base, classify
 from ..sync.formatting import indent, version_label
 from ..sync.messages import Fixes
+from ..sync.resolutions import NONE
 from ..sync.state import SyncState
 
 
 @dataclass(frozen=True)
 class PartChange:
-    """One message of the version rolled back to that differs from the charter."""
+    """One message of the version rolled back to that differs from the charter, or its
+    template type (role ``type``; ``charter`` and ``rolled_back`` are then the two types)."""
 
-    prompt: str  # the charter's prompt that fills the message
+    prompt: str  # the charter's prompt that fills the message (the system one for the type)
     role: str
     charter: str
     rolled_back: str
@@ -67,8 +69,9 @@ class NextSync:
 
     @property
     def changes(self) -> tuple[str, ...]:
-        """The composites whose content the next sync changes, this one first."""
-        if not self.pulled or not self.parts:
+        """The composites whose content the next sync changes, this one first: none unless it
+        adopts a part (a kept or conflicting part leaves the charter as it is)."""
+        if not self.pulled or not any(part.adopted for part in self.parts):
             return ()
         others = sorted({name for part in self.parts if part.adopted for name in part.spreads_to})
         return (self.composite, *(name for name in others if name != self.composite))
@@ -93,14 +96,22 @@ class NextSync:
             return [f"the next sync changes nothing: {self.version}'s parts equal the charter's"]
         lines = [f"parts of {self.composite} {self.version} that differ from the charter:"]
         for part in self.parts:
-            lines.append(f"  {part.prompt} ({part.role} message); the charter has:")
-            lines.append(indent(part.charter, "      "))
-            lines.append(f"    {self.version} has:")
-            lines.append(indent(part.rolled_back, "      "))
+            if part.role == TYPE_ROLE:
+                lines.append(
+                    f"  the template type of {part.prompt}: the charter has {part.charter}, "
+                    f"{self.version} has {part.rolled_back}"
+                )
+            else:
+                lines.append(f"  {part.prompt} ({part.role} message); the charter has:")
+                lines.append(indent(part.charter, "      "))
+                lines.append(f"    {self.version} has:")
+                lines.append(indent(part.rolled_back, "      "))
+            because = f" ({part.why})" if part.why else ""
             if part.decision == "conflict":
-                lines.append(f"    the next sync reports a conflict on it ({part.why})")
+                lines.append(f"    the next sync reports a conflict on it{because}")
             elif part.decision == "keep_local":
-                lines.append(f"    the next sync keeps the charter's text ({part.why})")
+                kept = "type" if part.role == TYPE_ROLE else "text"
+                lines.append(f"    the next sync keeps the charter's {kept}{because}")
         adopted = [p for p in self.parts if p.adopted]
         if adopted:
             names = ", ".join(p.prompt for p in adopted)
@@ -149,12 +160,9 @@ def next_sync(
     if problems:
         return NextSync(composite, label, True, "; ".join(problems))
     local = charter.parts(spec.system_prompt, spec.user_prompt)
+    local_type = charter[spec.system_prompt].type
     entry = state.composites.get(composite) if state is not None else None
-    base = (
-        state_base(entry)
-        if entry is not None
-        else first_contact_in(history, local, charter[spec.system_prompt].type)
-    )
+    base = state_base(entry) if entry is not None else first_contact_in(history, local, local_type)
     remote = remote_of(version)
     if environment is None:
         # Restored as a new version: one prompt-sync never recorded, newer than any base.
@@ -167,17 +175,21 @@ def next_sync(
             "--environment to bring it back into the charter)"
         )
         return NextSync(composite, label, False, reason)
-    if remote.parts is None:
-        return NextSync(composite, label, True, remote.problem)
-    changes = []
-    for role, prompt in spec.roles():
-        if remote.parts[role] == local[role]:
-            continue
-        decision, why = decide_part(
-            role, local[role], remote.parts[role], remote, base, config.first_contact
+    decided = classify(
+        composite, spec.parts(), local, local_type, remote, base, NONE, config.first_contact
+    )
+    if isinstance(decided, PullFailure):
+        return NextSync(composite, label, True, decided.reason.removeprefix(f"{remote.label}: "))
+    parts = tuple(
+        PartChange(
+            change.prompt,
+            change.role,
+            change.local,
+            change.remote,
+            change.decision,
+            change.why,
+            tuple(c for c in config.composites_using(change.prompt) if c != composite),
         )
-        others = tuple(c for c in config.composites_using(prompt) if c != composite)
-        changes.append(
-            PartChange(prompt, role, local[role], remote.parts[role], decision, why, others)
-        )
-    return NextSync(composite, label, True, parts=tuple(changes))
+        for change in decided
+    )
+    return NextSync(composite, label, True, parts=parts)

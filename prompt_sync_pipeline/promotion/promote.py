@@ -27,7 +27,7 @@ def promote(releaser: Releaser, asked: Promotion) -> ReleaseResult:
     settings = releaser.config.promotion  # what was not asked for
     composite, force, dry_run = asked.composite, asked.force, asked.dry_run
     releaser.check_composite(composite)
-    environment = asked.environment or settings.environment
+    environment = settings.environment if asked.environment is None else asked.environment
     gate = _gate(asked.gate)
     level = settings.level if asked.level is None else asked.level
     try:

@@ -115,6 +115,12 @@ class SyncConfig(Strict):
     promotion: PromotionSettings = PromotionSettings()  # absent: the defaults, auto off
     _users: tuple[dict[str, CompositeSpec], dict[str, list[str]]] | None = PrivateAttr(None)
 
+    @field_validator("sensor", "promotion", mode="before")
+    @classmethod
+    def _empty_section_is_the_defaults(cls, value: object) -> object:
+        # `promotion:` with nothing (or only comments) under it is YAML's null.
+        return {} if value is None else value
+
     @field_validator("schedule_timezone")
     @classmethod
     def _known_timezone(cls, name: str) -> str:
