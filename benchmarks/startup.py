@@ -32,6 +32,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import worktree
+
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("opik", "dagster")
 
@@ -72,7 +75,7 @@ def main() -> None:
     current_commit = _git("rev-parse", "--short", "HEAD")
     changed = _git("status", "--porcelain", "--", "prompt_sync_pipeline")
     dirty = " + uncommitted changes" if changed else ""
-    with _worktree(args.baseline) as baseline, _opik() as (env, config):
+    with worktree(args.baseline) as baseline, _opik() as (env, config):
         trees = {"current": REPO, "baseline": baseline}
         print(
             f"current: {current_commit}{dirty}; baseline: {baseline_commit}; {args.runs} runs "
@@ -138,22 +141,6 @@ def _heavy_imports(tree: Path, command: list[str], env: dict[str, str]) -> dict[
         if name.strip() in HEAVY and cumulative.strip().isdigit():
             imported[name.strip()] = int(cumulative) / 1e6
     return imported
-
-
-@contextmanager
-def _worktree(commit: str) -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="prompt-sync-baseline-"))
-    subprocess.run(
-        ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(directory), commit],
-        check=True,
-    )
-    try:
-        yield directory
-    finally:
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(directory)], check=False
-        )
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextmanager

@@ -29,13 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import worktree
 from sync_benchmark import _library, emulator_process
 
 
@@ -49,7 +49,10 @@ def main() -> None:
     args = parser.parse_args()
 
     rows, side_by_side = [], []
-    with emulator_process() as url, _tree_at(args.vs) as baseline:
+    with (
+        emulator_process() as url,
+        nullcontext() if args.vs is None else worktree(args.vs) as baseline,
+    ):
         for size in args.sizes:
             with tempfile.TemporaryDirectory() as tmp:
                 rows += _bench_size(url, Path(tmp), size, args.latency_ms, args.changed)
@@ -77,26 +80,6 @@ started = time.perf_counter()
 report = run_sync(load_config(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - started, "failed": report.failed}))
 """
-
-
-@contextmanager
-def _tree_at(rev: str | None) -> Iterator[Path | None]:
-    """A temporary git worktree of ``rev`` (None: no baseline)."""
-    if rev is None:
-        yield None
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "baseline"
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(tree), rev],
-            check=True,
-        )
-        try:
-            yield tree
-        finally:
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True
-            )
 
 
 def _alternate(
