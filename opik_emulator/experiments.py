@@ -146,9 +146,9 @@ class Experiments:
                 " created_at, last_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (experiment_id, ws, dataset_id, project_id, name, json.dumps(stored), now, now),
             )
-            for link in links:
-                if version_rows.row(c, ws, link.id or "") is None:
-                    raise not_found("Prompt version not found")
+            linked = [link.id or "" for link in links]
+            if linked and len(version_rows.rows(c, ws, linked)) != len(linked):
+                raise not_found("Prompt version not found")
             c.executemany(
                 "INSERT OR IGNORE INTO experiment_prompt_versions VALUES (?, ?)",
                 [(experiment_id, link.id) for link in links],

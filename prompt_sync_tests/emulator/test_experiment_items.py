@@ -190,3 +190,15 @@ def test_the_stream_and_the_compare_view_refuse_bad_requests_as_opik_does(http, 
         },
     )
     assert refused.status_code == 400  # a filter the emulator does not answer is not ignored
+
+
+def test_an_experiment_linked_to_an_unknown_prompt_version_is_refused_and_not_stored(http):
+    unknown = "01900000-0000-7000-8000-000000000000"
+    created = http.post(
+        "/v1/private/experiments",
+        json={"dataset_name": "d", "name": "orphan", "prompt_versions": [{"id": unknown}]},
+    )
+    assert created.status_code == 404
+    assert "Prompt version not found" in created.text
+    listed = http.get("/v1/private/experiments", params={"name": "orphan"}).json()
+    assert listed["total"] == 0
