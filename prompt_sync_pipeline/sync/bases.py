@@ -47,15 +47,6 @@ def rebuilt(system: str, user: str, template_type: str) -> Rebuild:
     return Rebuild(messages, template_type, digest, json.dumps(messages))
 
 
-def parts_of(version: RemoteVersion) -> comp.Parts:
-    """The composite's parts; raises ``MalformedComposite`` when it can't be split."""
-    if version.template_structure != "chat":
-        raise comp.MalformedComposite(
-            f"is a {version.template_structure} prompt, not a chat prompt"
-        )
-    return comp.decompose(comp.parse_chat_template(version.template), version.type)
-
-
 def messages_or_none(version: RemoteVersion) -> list[dict[str, object]] | None:
     if version.template_structure != "chat":
         return None
@@ -65,24 +56,23 @@ def messages_or_none(version: RemoteVersion) -> list[dict[str, object]] | None:
         return None
 
 
-def is_recorded(version: RemoteVersion) -> bool:
-    """Whether the version carries a genuine provenance record (a tag or its own metadata)."""
-    messages = messages_or_none(version)
-    if messages is None:
-        return False
-    digest = comp.content_hash(messages, version.type or "mustache")
-    return comp.is_recorded_base(version.metadata, version.tags, digest, version.commit)
-
-
 def remote_of(version: RemoteVersion) -> Remote:
-    """Opik's version as the decision sees it."""
+    """Opik's version as the decision sees it (its template parsed once)."""
+    parts: comp.Parts | None = None
+    problem, recorded = "", False
     try:
-        parts, problem = parts_of(version), ""
+        if version.template_structure != "chat":
+            raise comp.MalformedComposite(
+                f"is a {version.template_structure} prompt, not a chat prompt"
+            )
+        messages = comp.parse_chat_template(version.template)
+        # A genuine provenance record: the content's own hash in a tag or in its own metadata.
+        digest = comp.content_hash(messages, version.type or "mustache")
+        recorded = comp.is_recorded_base(version.metadata, version.tags, digest, version.commit)
+        parts = comp.decompose(messages, version.type)
     except comp.MalformedComposite as exc:
-        parts, problem = None, str(exc)
-    return Remote(
-        version.id, version_label(version), version.type, parts, problem, is_recorded(version)
-    )
+        problem = str(exc)
+    return Remote(version.id, version_label(version), version.type, parts, problem, recorded)
 
 
 def state_base(entry: CompositeBase) -> Base:

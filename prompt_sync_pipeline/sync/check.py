@@ -29,7 +29,7 @@ from .config import (
     resolved,
 )
 from .messages import Fixes
-from .state import StateError, parse_state, read_state_text
+from .state import StateError, load_state
 from .validation import describe
 
 
@@ -138,15 +138,9 @@ def state_problems(config: SyncConfig, fixes: Fixes, workspace: str | None) -> l
     """What keeps the state file beside the charter from being used by a run in ``workspace``
     (None: checked against no workspace yet, offline)."""
     try:
-        text = read_state_text(config.state_path, fixes)
-        if text is not None:
-            parse_state(
-                config.state_path,
-                text,
-                workspace=workspace,
-                project=config.opik.project_name,
-                fixes=fixes,
-            )
+        load_state(
+            config.state_path, workspace=workspace, project=config.opik.project_name, fixes=fixes
+        )
     except StateError as exc:
         return [_split(exc, config.state_path)]
     return []

@@ -9,7 +9,7 @@ beside the charter); ``decide`` tells "Opik was optimized" apart from "the chart
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 
 from ..opik.project import OpikProject
@@ -124,10 +124,8 @@ class SyncEngine:
             raise ConfigError("; ".join(problems))
         return charter
 
-    def read_composites(
-        self, names: Iterable[str] | None = None, *, charter: Charter | None = None
-    ) -> dict[str, CompositeRead]:
-        return pull_step.read_composites(self.run, charter or self.load_charter(), names)
+    def read_composites(self, *, charter: Charter | None = None) -> dict[str, CompositeRead]:
+        return pull_step.read_composites(self.run, charter or self.load_charter())
 
     def plan_pull(
         self,
@@ -153,6 +151,5 @@ class SyncEngine:
         charter: Charter,
         report: SyncReport,
         plan: PullPlan | None = None,
-        reads: dict[str, CompositeRead] | None = None,
     ) -> dict[str, CompositeRead]:
-        return push_step.push_composites(self.run, charter, report, plan, reads)
+        return push_step.push_composites(self.run, charter, report, plan)

@@ -138,15 +138,14 @@ def push_composites(
     charter: Charter,
     report: SyncReport,
     plan: PullPlan | None = None,
-    reads: dict[str, CompositeRead] | None = None,
 ) -> dict[str, CompositeRead]:
     """Every composite rebuilt from the charter becomes a chat prompt, never burying Opik's edits.
 
-    Uses the pull's reads (or ``reads``) and reads the others; returns every composite's
+    Uses the pull's reads and reads the others; returns every composite's
     read, updated with what the push created, i.e. Opik's state after the push.
     """
     blocked = plan.blocked_composites(run.config) if plan else set()
-    reads = plan.reads if plan else reads if reads is not None else {}
+    reads = plan.reads if plan else {}
     missing = [n for n in run.config.composites if n not in reads or reads[n].error]
     reads.update(read_composites(run, charter, missing) if missing else {})
     todo = []

@@ -134,8 +134,11 @@ def _sorted(value: Any) -> Any:
     return value  # the state holds no lists
 
 
-def load_state(path: Path, *, workspace: str, project: str, fixes: Fixes) -> SyncState | None:
-    """The state beside the charter; None when there is none yet (first contact)."""
+def load_state(
+    path: Path, *, workspace: str | None, project: str, fixes: Fixes
+) -> SyncState | None:
+    """The state beside the charter; None when there is none yet (first contact). Checked
+    against ``workspace`` unless it is None (an offline check may not know it)."""
     text = read_state_text(path, fixes)
     if text is None:
         return None
