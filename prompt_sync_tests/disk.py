@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
+from prompt_sync_tests.services import missing
+
+REMEDY = "run as root (or with passwordless sudo) on a file system with the immutable attribute"
 
 
 class FailingOs:
@@ -46,19 +48,20 @@ class FailingOs:
 @contextmanager
 def immutable(path: Path) -> Iterator[None]:
     """No write to ``path`` (a file, or a directory's entries) for anyone, root included: the
-    file system's immutable attribute (``chattr +i``). Running as root, chmod stops nothing.
-    Skipped where the tool, the file system or the container's capabilities refuse it; the
-    ``denied_at_write`` tests below cover the same code path without it."""
+    file system's immutable attribute (``chattr +i``, through ``sudo -n`` for a user). Running
+    as root, chmod stops nothing. Where the tool, sudo, the file system or the container's
+    capabilities refuse it, the test is skipped, or fails under CI."""
     chattr = shutil.which("chattr")
     if chattr is None:
-        pytest.skip("chattr is not installed")
-    done = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
+        missing("chattr is not installed", REMEDY)
+    command = [chattr] if os.geteuid() == 0 else ["sudo", "-n", chattr]
+    done = subprocess.run([*command, "+i", str(path)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        pytest.skip(f"chattr +i refused here: {done.stderr.strip()}")
+        missing(f"chattr +i was refused here ({done.stderr.strip()})", REMEDY)
     try:
         yield
     finally:
-        subprocess.run([chattr, "-i", str(path)], check=True)
+        subprocess.run([*command, "-i", str(path)], check=True)
 
 
 @contextmanager

@@ -32,9 +32,11 @@ POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 POSTGRES_SYSTEM_USERS = ("postgres", "nobody")
 
 
-def missing(what: str) -> NoReturn:
+def missing(
+    what: str, remedy: str = ".ci/run installs it (apt-get install -y postgresql chromium)"
+) -> NoReturn:
     """Skip (outside CI) or fail (in CI) a test that needs something the machine lacks."""
-    message = f"{what}; .ci/run installs it (apt-get install -y postgresql chromium)"
+    message = f"{what}; {remedy}"
     if os.environ.get("CI"):
         pytest.fail(f"CI is set and {message}", pytrace=False)
     pytest.skip(f"NOT TESTED HERE: {message}")

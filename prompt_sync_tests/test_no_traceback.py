@@ -98,7 +98,6 @@ def test_a_read_only_checkout_with_a_lock_file_fails_at_the_charter_write(
 # -- an immutable charter file ------------------------------------------------------------------
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root may set the immutable attribute")
 def test_an_immutable_charter_is_one_line_and_stays_as_it_was(optimized, opik_client, capsys):
     charter = optimized.charter_path.read_bytes()
 
