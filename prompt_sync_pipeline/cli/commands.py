@@ -127,7 +127,12 @@ def run_now(session: Session, config_path: str | None = None, as_json: bool = Fa
     help="pair each composite's current version with this environment's "
     "(default: promotion.environment, else production)",
 )
-@click.option("--level", type=float, metavar="L", help="the paired intervals' level (0.95)")
+@click.option(
+    "--level",
+    type=float,
+    metavar="L",
+    help="the paired intervals' level (default: promotion.level, else 0.95)",
+)
 @session_options
 @click.pass_obj
 def performance(
@@ -180,8 +185,9 @@ DEFAULT_MIN_ITEMS = 30
     "--min-delta",
     type=float,
     metavar="D",
-    help="the margin to beat: the interval's lower bound (paired gate) or the mean (mean "
-    "gate) must be above the current version's by D (default: promotion.min_delta, else 0)",
+    help="the margin to beat: the paired gate needs the difference's interval above D, the "
+    "mean gate a mean at least the current version's + D (default: promotion.min_delta, "
+    "else 0)",
 )
 @click.option(
     "--gate",
