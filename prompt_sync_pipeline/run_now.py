@@ -32,7 +32,7 @@ from typing import Any
 import dagster as dg
 
 from .components import internals, run_tags
-from .components.instance import validated_config
+from .components.instance import SYNC_JOB, validated_config
 from .errors import ExitCode, UsageError
 from .sync.config import CONFIG_ENV_VAR, resolve_config_path
 from .sync.report import COUNTERS
@@ -40,7 +40,6 @@ from .sync.report import COUNTERS
 # The code location the webserver and the daemon load; its working directory is the repository.
 WORKSPACE_FILE = Path(__file__).resolve().parents[1] / "workspace.yaml"
 POLL_SECONDS = 0.5
-SYNC_JOB_SUFFIX = "_prompt_sync_job"
 
 
 class NoInstance(UsageError):
@@ -137,7 +136,7 @@ def run_in_code_location(
 
 def sync_job_for(jobs: list[internals.RemoteJob], config_path: Path) -> internals.RemoteJob:
     """The sync job of the instance whose configuration is ``config_path``."""
-    syncs = [j for j in jobs if j.name.endswith(SYNC_JOB_SUFFIX) and run_tags.CONFIG_TAG in j.tags]
+    syncs = [j for j in jobs if j.name.endswith(f"_{SYNC_JOB}") and run_tags.CONFIG_TAG in j.tags]
     for job in syncs:
         if Path(job.tags[run_tags.CONFIG_TAG]) == config_path:
             return job

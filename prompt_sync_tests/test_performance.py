@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from prompt_sync_pipeline.cli import main, seed_main
+from prompt_sync_pipeline.cli import main
 from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.performance import collect_performance
 from prompt_sync_pipeline.performance.render import to_markdown
@@ -448,7 +448,7 @@ def test_the_cli_reports_both_versions_with_their_means(two_versions, lab, capsy
 
 
 def test_the_seed_spelling_routes_to_the_same_view(two_versions, capsys):
-    code = seed_main(["--performance", "--json", "--config", str(two_versions.config_path)])
+    code = main(["--performance", "--json", "--config", str(two_versions.config_path)])
 
     assert code == 0
     prompt = json.loads(capsys.readouterr().out)["prompts"][0]

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from ..errors import ExitCode
 
-__all__ = ["main", "seed_main"]
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,11 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and status == ExitCode.INTERRUPTED:
         _leave_now(status)
     return status
-
-
-# The seed task's spellings (``--all``, ``--pull-all``, ``--performance``) are options of the
-# same command line: one entry point for both.
-seed_main = main
 
 
 def _quiet_on_broken_pipe(args: list[str]) -> int:

@@ -216,11 +216,6 @@ def _complete(
     # The success key marks the day's task as done: only a whole, real sync can set it.
     if session.dry_run or not all(key in selected for key in chain):
         return
-    run = context.run
-    record = context.instance.get_run_record_by_id(run_id)
-    day = run_tags.run_day(
-        run.tags, record.start_time if record else None, session.config.schedule_timezone
-    )
-    success_key = run_tags.success_key(instance.name, day)
+    success_key = run_tags.success_key(instance.name, session.day)
     context.instance.add_run_tags(run_id, {run_tags.SUCCESS_KEY_TAG: success_key})
     context.log.info("Sync succeeded: %s", session.report.summary_line())

@@ -136,7 +136,6 @@ class PromptSyncComponent(dg.Component, dg.Model, dg.Resolvable):
             schedule_running=self.schedule.running,
             sensor_running=self.sensor.running,
             sensor_interval_seconds=self.sensor.interval_seconds or config.sensor.interval_seconds,
-            run_pushes_on_change=config.sensor.run_pushes,
             owners=tuple(self.owners),
             tags=dict(self.tags),
             pool=self.pool or default_pool(),

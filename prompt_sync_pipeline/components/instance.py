@@ -38,6 +38,9 @@ class InstanceError(ValueError):
     used. Raised while the code location loads, so ``dg check defs`` reports it."""
 
 
+SYNC_JOB = "prompt_sync_job"  # each instance's is <name>_prompt_sync_job
+
+
 @dataclass(frozen=True)
 class Instance:
     """One charter's sync, as the code location defines it (no Opik access)."""
@@ -49,7 +52,6 @@ class Instance:
     schedule_running: bool = True
     sensor_running: bool = False
     sensor_interval_seconds: int = 300
-    run_pushes_on_change: bool = False
     owners: tuple[str, ...] = DEFAULT_OWNERS
     tags: Mapping[str, str] = field(default_factory=dict)
     pool: str = "opik-default"
@@ -71,7 +73,7 @@ class Instance:
 
     @property
     def sync_job(self) -> str:
-        return self.named("prompt_sync_job")
+        return self.named(SYNC_JOB)
 
     @property
     def pull_job(self) -> str:
@@ -88,6 +90,14 @@ class Instance:
     @property
     def rollback_job(self) -> str:
         return self.named("prompt_rollback_job")
+
+    @property
+    def promote_op(self) -> str:
+        return self.named("promote")
+
+    @property
+    def rollback_op(self) -> str:
+        return self.named("rollback")
 
     @property
     def production_check_job(self) -> str:

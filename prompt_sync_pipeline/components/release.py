@@ -77,7 +77,7 @@ def build_jobs(instance: Instance) -> list[dg.JobDefinition]:
     """The instance's promote and rollback jobs, each one op in the instance's Opik pool."""
 
     @dg.op(
-        name=instance.named("promote"),
+        name=instance.promote_op,
         out=dg.Out(dg.Nothing),
         tags={"kind": "opik"},
         pool=instance.pool,
@@ -94,7 +94,7 @@ def build_jobs(instance: Instance) -> list[dg.JobDefinition]:
         )
 
     @dg.op(
-        name=instance.named("rollback"),
+        name=instance.rollback_op,
         out=dg.Out(dg.Nothing),
         tags={"kind": "opik"},
         pool=instance.pool,

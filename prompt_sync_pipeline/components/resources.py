@@ -18,12 +18,13 @@ import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from prompt_sync_pipeline.delivery import CheckoutRefused, GitOutcome, GitRun
+from prompt_sync_pipeline.delivery import GitOutcome, GitRun
 from prompt_sync_pipeline.opik import OpikSettings, OpikUnavailable
 from prompt_sync_pipeline.opik.project import OpikProject
 from prompt_sync_pipeline.opik.settings import OPIK_API_KEY_VAR, OPIK_URL_VAR, OPIK_WORKSPACE_VAR
@@ -93,9 +94,11 @@ class SyncSession:
         *,
         dry_run: bool,
         fixes: Fixes,
+        day: date,
         keep: resolutions.Resolutions = resolutions.NONE,
     ) -> None:
         self.instance = instance
+        self.day = day  # the day the run syncs for: its git branch, its success key
         self.config = config
         self.dry_run = dry_run
         self.fixes = fixes  # for the fix commands in conflict messages
@@ -108,7 +111,6 @@ class SyncSession:
         self._pulled_charter: Charter | None = None
         # Git delivery (``git:`` in the configuration), started by the run's first step.
         self.git: GitRun | None = None
-        self.delivered: GitOutcome | None = None
 
     @property
     def engine(self) -> SyncEngine:
@@ -172,9 +174,7 @@ class SyncSession:
 
     def deliver(self) -> GitOutcome | None:
         """Commit (and push) what the run changed in the charter and its state file."""
-        if self.git is not None:
-            self.delivered = self.git.finish(self.report)
-        return self.delivered
+        return self.git.finish(self.report) if self.git is not None else None
 
     def git_problems(self) -> list[str]:
         return [f"git: {problem}" for problem in self.git.outcome.problems] if self.git else []
@@ -248,33 +248,25 @@ class PromptSyncResource(dg.ConfigurableResource):
                     "PROMPT_SYNC_CONFIG where the daemon and the code server start)."
                 )
             config = self.load_config(instance)
-            with cli_messages():
-                keep = resolutions.parse(config, charter=self.keep_charter, opik=self.keep_opik)
+            keep = resolutions.parse(config, charter=self.keep_charter, opik=self.keep_opik)
+            record = context.instance.get_run_record_by_id(context.run.run_id)
+            day = run_tags.run_day(
+                context.run.tags, record.start_time if record else None, config.schedule_timezone
+            )
             session = SyncSession(
                 instance,
                 config,
                 self.opik,
                 dry_run=self.dry_run,
                 fixes=self.fixes(instance),
+                day=day,
                 keep=keep,
             )
-            if self.use_git and not self.dry_run:
+            if self.use_git and not self.dry_run and config.git is not None:
                 # Before the first step reads the charter: the team's latest charter.
-                session.git = self._start_git(context, config)
+                session.git = GitRun.start(config, day=day)
             self._sessions[key] = session
         return self._sessions[key]
-
-    def _start_git(self, context: dg.AssetExecutionContext, config: SyncConfig) -> GitRun | None:
-        if config.git is None:
-            return None
-        record = context.instance.get_run_record_by_id(context.run.run_id)
-        day = run_tags.run_day(
-            context.run.tags, record.start_time if record else None, config.schedule_timezone
-        )
-        try:
-            return GitRun.start(config, day=day)
-        except CheckoutRefused as exc:
-            raise dg.Failure(str(exc)) from None
 
 
 @functools.cache

@@ -42,14 +42,15 @@ def build_sync_job(instance: Instance) -> AssetJob:
 
 def build_daily_schedule(instance: Instance, job: AssetJob) -> dg.ScheduleDefinition:
     timezone = instance.timezone
-    status = dg.DefaultScheduleStatus.RUNNING if instance.schedule_running else None
 
     @dg.schedule(
         name=instance.schedule,
         cron_schedule=instance.cron,
         job=job,
         execution_timezone=timezone,
-        default_status=status or dg.DefaultScheduleStatus.STOPPED,
+        default_status=dg.DefaultScheduleStatus.RUNNING
+        if instance.schedule_running
+        else dg.DefaultScheduleStatus.STOPPED,
         description=f"Runs {job.name} at {instance.cron} ({timezone}). The run key "
         f"task_prompt_sync:{instance.name}:YYYYMMDD makes the day's run unique.",
     )

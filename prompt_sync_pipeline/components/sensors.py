@@ -60,7 +60,7 @@ def build_sensor(
     promote_job: dg.JobDefinition,
 ) -> dg.SensorDefinition:
     interval_seconds = instance.sensor_interval_seconds
-    promote_op = instance.named("promote")
+    promote_op = instance.promote_op
 
     @dg.sensor(
         name=instance.sensor,
