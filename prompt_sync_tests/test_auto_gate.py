@@ -131,7 +131,7 @@ def test_a_tick_judging_two_versions_reads_the_shared_evidence_once(auto, opik_t
 def test_without_auto_the_gate_makes_no_request_and_keeps_the_cursor(synced, opik_target):
     with synced.engine()[1] as opik:
         opik_target.clear_requests()
-        off = auto_promotions(synced.config, opik, None)
+        off = auto_promotions(synced.config, opik, None, {})
     assert (off.cursor, off.promotions, opik_target.requests()) == (None, (), [])
     assert join_cursor('{"c": ["id", 1]}', None) == '{"c": ["id", 1]}'
     assert split_cursor('{"c": ["id", 1]}') == ('{"c": ["id", 1]}', None)

@@ -83,17 +83,11 @@ class RequestPacer:
 class Transport:
     """Paced, retried requests on a REST client per worker thread."""
 
-    def __init__(
-        self,
-        settings: OpikSettings,
-        connect: Callable[[], OpikApi],
-        *,
-        first: OpikApi | None = None,
-    ) -> None:
+    def __init__(self, settings: OpikSettings, connect: Callable[[], OpikApi]) -> None:
         self.settings = settings
         self.stats = RequestStats()
         self._connect = connect
-        self._clients = {threading.current_thread().name: first or connect()}
+        self._clients = {threading.current_thread().name: connect()}
         self._clients_lock = threading.Lock()
         self._pace = RequestPacer(settings.max_requests_per_minute)
         self._quiet_until = 0.0  # a wait already logged covers retries that start before then

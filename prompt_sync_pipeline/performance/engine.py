@@ -9,7 +9,6 @@ fail is reported as failed with Opik's message; the others are still reported.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -20,6 +19,7 @@ from ..opik import Experiment, OpikError, RemoteVersion
 from ..opik.project import OpikProject
 from ..sync import composites as comp
 from ..sync.config import SyncConfig
+from ..sync.formatting import version_number
 from .evidence import ItemReader, with_paired_rows
 from .models import ExperimentRun, Kind, PerformanceReport, PromptPerformance, VersionPerformance
 
@@ -182,12 +182,8 @@ def created_by_tool(version: RemoteVersion) -> bool:
     return comp.is_recorded_base(version.metadata, None, digest, version.commit)
 
 
-_VERSION_NUMBER = re.compile(r"^v(\d+)$")
-
-
 def _newest_first(version: RemoteVersion) -> tuple[int, float, str]:
-    match = _VERSION_NUMBER.match(version.version_number or "")
-    number = int(match.group(1)) if match else -1
+    number = version_number(version.version_number)
     return (-number, -_timestamp(version.created_at), version.id)
 
 

@@ -110,8 +110,7 @@ def with_paired_rows(
         return prompt
     others: list[tuple[str, VersionPerformance | None]] = [("previous", prompt.previous)]
     if environment:
-        held = next((v for v in prompt.versions if environment in v.environments), None)
-        others.append((environment, held))
+        others.append((environment, prompt.held_by(environment)))
     rows = []
     for against, other in others:
         comparisons = {}

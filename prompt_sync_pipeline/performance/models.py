@@ -23,11 +23,10 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any, Literal
 
-from .paired import PairedComparison
+from .paired import DECIMALS, PairedComparison
 
 Kind = Literal["composite", "individual"]
 Status = Literal["ok", "no_experiments", "not_in_opik", "failed"]
-SCORE_DECIMALS = 9
 
 
 @dataclass(frozen=True)
@@ -149,6 +148,10 @@ class PromptPerformance:
     def previous(self) -> VersionPerformance | None:
         return self.versions[1] if len(self.versions) > 1 else None
 
+    def held_by(self, environment: str) -> VersionPerformance | None:
+        """The version ``environment`` points to, if any."""
+        return next((v for v in self.versions if environment in v.environments), None)
+
     def paired_numbers(self) -> dict[str, float]:
         """``delta_vs_<against>_<metric>`` and its ``_low`` and ``_high`` bounds, per paired
         comparison with an interval (numbers a dashboard plots over time)."""
@@ -239,7 +242,7 @@ def mean_scores(experiments: Iterable[ExperimentRun]) -> dict[str, float]:
     for experiment in experiments:
         for metric, value in experiment.scores.items():
             values.setdefault(metric, []).append(value)
-    return {metric: round(fmean(found), SCORE_DECIMALS) for metric, found in values.items()}
+    return {metric: round(fmean(found), DECIMALS) for metric, found in values.items()}
 
 
 def best_versions(versions: Sequence[VersionPerformance]) -> dict[str, str]:
@@ -259,7 +262,7 @@ def current_vs_previous(versions: Sequence[VersionPerformance]) -> dict[str, flo
         return {}
     current, previous = versions[0].scores, versions[1].scores
     return {
-        metric: round(current[metric] - previous[metric], SCORE_DECIMALS)
+        metric: round(current[metric] - previous[metric], DECIMALS)
         for metric in current.keys() & previous.keys()
     }
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from .models import PerformanceReport, PromptPerformance, VersionPerformance
-from .paired import PairedComparison
+from .paired import PairedComparison, percent
 
 HEADERS = ("version", "commit", "created (UTC)", "by", "experiment", "dataset", "traces")
 _NUMERIC_COLUMNS = {"traces"}
@@ -212,7 +212,7 @@ def paired_cell(c: PairedComparison) -> str:
         return f"{signed(c.mean_difference)} (n={c.n}, no interval)"
     return (
         f"{signed(c.mean_difference)} [{signed(c.low)}, {signed(c.high)}] "
-        f"({c.level * 100:g}%, n={c.n})"
+        f"({percent(c.level)}, n={c.n})"
     )
 
 

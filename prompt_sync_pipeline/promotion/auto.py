@@ -76,8 +76,6 @@ class AutoGateTick:
     promotions: tuple[DuePromotion, ...] = ()
     cursor: str | None = None  # None: the gate is off (the sensor's cursor stays as it was)
     skipped: tuple[str, ...] = ()  # refusals and errors, in words
-    judged: tuple[str, ...] = ()  # "<composite>@vN" judged this tick
-    experiments_listed: int = 0
 
 
 @dataclass
@@ -103,18 +101,17 @@ def auto_promotions(
     config: SyncConfig,
     opik: OpikProject,
     cursor: str | None,
-    listing: Mapping[str, RemotePrompt] | None = None,
+    listing: Mapping[str, RemotePrompt],
     fixes: Fixes | None = None,
 ) -> AutoGateTick:
     """The promotions due since ``cursor`` (the gate's part of the sensor's cursor), the new
-    cursor and the reasons it skipped versions. Off (no request) without ``promotion.auto``."""
+    cursor and the reasons it skipped versions; ``listing`` is the sensor's listing of the
+    project's prompts. Off (no request) without ``promotion.auto``."""
     settings = config.promotion
     if not settings.auto:
         return AutoGateTick()
     state = _Cursor.read(cursor)
     experiments = opik.experiments.newest()
-    if listing is None:
-        listing = opik.prompts.list_prompts()
     composites = {listing[name].id: name for name in config.composites if name in listing}
     fresh: dict[str, str] = {}  # experiment id -> fingerprint, scored and not seen before
     candidates: dict[str, dict[str, list[str]]] = {}  # composite -> version id -> experiments
@@ -131,7 +128,6 @@ def auto_promotions(
     releaser = Releaser(config, opik, fixes)
     due: list[DuePromotion] = []
     skipped: list[str] = []
-    judged: list[str] = []
     failed: set[str] = set()  # experiments to look at again on the next tick
     for name, versions in sorted(candidates.items()):
         try:
@@ -145,14 +141,13 @@ def auto_promotions(
             continue
         due += found.promotions
         skipped += found.skipped
-        judged += found.judged
     state.seen = {
         e.id: fresh.get(e.id, state.seen.get(e.id, ""))
         for e in experiments
         if e.id not in failed and (e.id in fresh or e.id in state.seen)
     }
     state.requested += [p.run_key for p in due]
-    return AutoGateTick(tuple(due), state.write(), tuple(skipped), tuple(judged), len(experiments))
+    return AutoGateTick(tuple(due), state.write(), tuple(skipped))
 
 
 def _judge(
@@ -167,12 +162,10 @@ def _judge(
     labels = {v.id: v.version_number for v in releaser.history(composite)}
     passed: list[DuePromotion] = []
     skipped: list[str] = []
-    judged: list[str] = []
     for version_id in versions:
         label = labels.get(version_id)
         if label is None:
             continue  # a version deleted since its experiment
-        judged.append(f"{composite}@{label}")
         decision = releaser.promote(Promotion(composite, environment, version=label, dry_run=True))
         if decision.outcome == "would_promote":
             promotion = DuePromotion(composite, label, environment, decision)
@@ -192,7 +185,7 @@ def _judge(
                 f"{composite} {other.version} passes too, but {passed[0].version} has the higher "
                 "lower bound: one promotion per composite and tick"
             )
-    return AutoGateTick(tuple(passed[:1]), None, tuple(skipped), tuple(judged))
+    return AutoGateTick(tuple(passed[:1]), None, tuple(skipped))
 
 
 def _lower_bound(promotion: DuePromotion) -> float:

@@ -18,6 +18,7 @@ from ..performance.evidence import ItemReader
 from ..sync import composites as comp
 from ..sync.charter import load_charter
 from ..sync.config import SyncConfig
+from ..sync.formatting import version_number
 from ..sync.messages import Fixes
 from ..sync.state import SyncState, load_state
 from .gate import PairedDecision, evidence_prefix, evidence_tag
@@ -220,8 +221,7 @@ def holder(history: list[RemoteVersion], environment: str) -> RemoteVersion | No
 
 
 def number(version: RemoteVersion) -> tuple[int, str]:
-    label = version.version_number or ""
-    return (int(label[1:]) if _VERSION_LABEL.match(label) else -1, version.id)
+    return (version_number(version.version_number), version.id)
 
 
 def performance_of(performance: PromptPerformance, version: RemoteVersion) -> VersionPerformance:

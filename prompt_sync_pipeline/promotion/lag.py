@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..opik import OpikError
 from ..opik.project import OpikProject
 from ..performance import collect_performance
 from ..sync.config import SyncConfig
@@ -39,13 +38,8 @@ def environment_lag(
         if performance.error is not None:
             lags.append(EnvironmentLag(name, note=performance.error, failed=True))
             continue
-        try:
-            holder = opik.prompts.get_version(name, environment=environment)
-        except OpikError as exc:
-            lags.append(EnvironmentLag(name, note=str(exc), failed=True))
-            continue
         newest = next((v for v in performance.versions if v.experiments), None)
-        held = next((v for v in performance.versions if holder and v.id == holder.id), None)
+        held = performance.held_by(environment)
         if held is None:
             scored = newest.version if newest else None
             note = f"{environment} points to no version"

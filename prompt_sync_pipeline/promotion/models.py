@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import Refused, UsageError
 from ..performance.evidence import scored_datasets, shared_metrics
-from ..performance.models import SCORE_DECIMALS, ExperimentRun, VersionPerformance, mean_scores
+from ..performance.models import ExperimentRun, VersionPerformance, mean_scores
+from ..performance.paired import DECIMALS
 
 if TYPE_CHECKING:
     from .gate import GateKind, PairedDecision
@@ -73,7 +74,7 @@ class Comparison:
     def required(self) -> float | None:
         if self.current is None or self.current.score is None:
             return None
-        return round(self.current.score + self.min_delta, SCORE_DECIMALS)
+        return round(self.current.score + self.min_delta, DECIMALS)
 
     @property
     def comparable(self) -> bool:

@@ -21,6 +21,13 @@ def version_label(version: Versioned | None) -> str:
     return f"{version.version_number or '?'} ({version.commit})"
 
 
+def version_number(label: str | None) -> int:
+    """Opik's ``v3`` as 3; -1 for anything else (no label, or not one of Opik's)."""
+    if label and label.startswith("v") and label[1:].isdigit():
+        return int(label[1:])
+    return -1
+
+
 def messages_text(messages: object) -> str:
     """A chat prompt's messages as readable text: ``[role]`` then the content, per message."""
     if not isinstance(messages, list):
