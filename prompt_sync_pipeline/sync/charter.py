@@ -94,17 +94,15 @@ class Charter:
         """The texts of a composite's two messages, from the prompts that fill them."""
         return Parts(self.prompts[system].template, self.prompts[user].template)
 
-    def with_templates(self, updates: Mapping[str, str]) -> Charter:
-        """A copy whose named prompts carry new template texts (nothing else changes)."""
+    def with_templates(
+        self, templates: Mapping[str, str], types: Mapping[str, TemplateType] | None = None
+    ) -> Charter:
+        """A copy whose named prompts carry new template texts, and new template types
+        (nothing else changes)."""
         document = json.loads(json.dumps(self._document))
-        for name, template in updates.items():
+        for name, template in templates.items():
             document[name]["template"] = template
-        return Charter(self.path, self._raw_text, document, self.source)
-
-    def with_types(self, updates: Mapping[str, TemplateType]) -> Charter:
-        """A copy whose named prompts carry new template types (nothing else changes)."""
-        document = json.loads(json.dumps(self._document))
-        for name, template_type in updates.items():
+        for name, template_type in (types or {}).items():
             document[name]["type"] = template_type
         return Charter(self.path, self._raw_text, document, self.source)
 

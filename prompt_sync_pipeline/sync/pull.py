@@ -158,9 +158,9 @@ def apply_pull(
     With ``write=False`` (or in a dry run) it only reports what applying would do.
     """
     write = write and not run.dry_run
-    updated = charter.with_templates(plan.adoptions) if plan.adoptions else charter
-    updated = updated.with_types(plan.type_adoptions) if plan.type_adoptions else updated
-    if (plan.adoptions or plan.type_adoptions) and write:
+    changed = bool(plan.adoptions or plan.type_adoptions)
+    updated = charter.with_templates(plan.adoptions, plan.type_adoptions) if changed else charter
+    if changed and write:
         try:
             write_charter(updated)
         except CharterChanged as exc:

@@ -152,7 +152,12 @@ def push_composites(
     for name in run.config.composites:
         race = races.race_of(run, name)
         if race is not None:
-            reason = races.help_text(run, name, race, reads.get(name))
+            pulled = plan.failures.get(name) if plan else None
+            # The pull worded this race already, reading both texts: no second read.
+            if pulled is not None and pulled.kind == "conflict":
+                reason = pulled.reason
+            else:
+                reason = races.help_text(run, name, race, reads.get(name))
             report.add(Action("composite", name, "blocked", ok=False, reason=reason))
         elif name in blocked:
             reason = "unresolved pull conflict"
