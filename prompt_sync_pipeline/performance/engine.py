@@ -80,26 +80,47 @@ def collect_performance(
     return PerformanceReport(opik.project_name, tuple(results), metric, environment, level)
 
 
+def read_versions(opik: OpikProject, name: str) -> list[RemoteVersion] | None:
+    """The prompt's versions in Opik, newest first; None when it is not in Opik."""
+    latest = opik.prompts.get_version(name)
+    if latest is None:
+        return None
+    # The listing is read after the latest version, so it holds it unless it was deleted since.
+    versions = {v.id: v for v in opik.prompts.history(latest.prompt_id)}
+    versions.setdefault(latest.id, latest)
+    return sorted(versions.values(), key=_newest_first)
+
+
 def _read_prompt(
     opik: OpikProject, name: str, kind: Kind, *, metric: str | None
 ) -> PromptPerformance:
     try:
-        latest = opik.prompts.get_version(name)
-        if latest is None:
+        versions = read_versions(opik, name)
+        if versions is None:
             return PromptPerformance.missing(name, kind)
-        # The listing is read after the latest version, so it holds it unless it was deleted since.
-        versions = {v.id: v for v in opik.prompts.history(latest.prompt_id)}
-        versions.setdefault(latest.id, latest)
-        experiments = list(opik.experiments.for_prompt(latest.prompt_id))
+        experiments = list(opik.experiments.for_prompt(versions[0].prompt_id))
     except OpikError as exc:
         return PromptPerformance.failed(name, kind, str(exc))
+    return prompt_performance(name, kind, versions, experiments, metric=metric)
 
-    by_version: dict[str, list[ExperimentRun]] = {version_id: [] for version_id in versions}
-    by_commit = {v.commit: v.id for v in versions.values()}
+
+def prompt_performance(
+    name: str,
+    kind: Kind,
+    versions: Iterable[RemoteVersion],
+    experiments: Iterable[Experiment],
+    *,
+    metric: str | None = None,
+) -> PromptPerformance:
+    """The performance view of one prompt from its versions and experiments, as read."""
+    ordered = sorted(versions, key=_newest_first)
+    prompt_id = ordered[0].prompt_id
+    by_version: dict[str, list[ExperimentRun]] = {v.id: [] for v in ordered}
+    by_commit = {v.commit: v.id for v in ordered}
     unlisted = 0
     for experiment in experiments:
         version_ids: set[str] = set()
-        for version_id, commit in _linked_versions(experiment, latest.prompt_id):
+        for version_id, commit in _linked_versions(experiment, prompt_id):
             found = version_id if version_id in by_version else by_commit.get(commit or "")
             if found is not None:
                 version_ids.add(found)
@@ -112,7 +133,6 @@ def _read_prompt(
         for version_id in version_ids:
             by_version[version_id].append(run)
 
-    ordered = sorted(versions.values(), key=_newest_first)
     return PromptPerformance.build(
         name,
         kind,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from ..opik import OpikError, RemoteVersion
+from ..opik import RemoteVersion
 from ..opik.project import OpikProject
-from ..performance import PromptPerformance, VersionPerformance, collect_performance
+from ..performance import PromptPerformance, VersionPerformance
+from ..performance.engine import prompt_performance, read_versions
 from ..performance.evidence import ItemReader
 from ..sync import composites as comp
 from ..sync.charter import load_charter
@@ -140,23 +141,22 @@ class Releaser:
         return self._histories[composite]
 
     def _read_history(self, composite: str) -> list[RemoteVersion]:
-        latest = self.prompts.get_version(composite)
-        if latest is None:
+        versions = read_versions(self.opik, composite)
+        if versions is None:
             raise ReleaseRefused(
                 f"{composite} is not in Opik project {self.config.opik.project_name} yet: "
                 f"run {self.fixes.sync()} first"
             )
-        versions = {v.id: v for v in self.prompts.history(latest.prompt_id)}
-        versions.setdefault(latest.id, latest)
-        return sorted(versions.values(), key=number, reverse=True)
+        return sorted(versions, key=number, reverse=True)
 
     def performance(self, composite: str) -> PromptPerformance:
+        """The composite's versions with their experiments (on the history already read)."""
         if composite not in self._performances:
-            report = collect_performance(self.config, self.opik, prompt=composite)
-            (performance,) = report.prompts
-            if performance.error is not None:
-                raise OpikError(performance.error)
-            self._performances[composite] = performance
+            history = self.history(composite)
+            experiments = self.opik.experiments.for_prompt(history[0].prompt_id)
+            self._performances[composite] = prompt_performance(
+                composite, "composite", history, experiments
+            )
         return self._performances[composite]
 
     def charters(self, composite: str, history: list[RemoteVersion]) -> RemoteVersion:
