@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from ..errors import ExitCode, Refused, RunStopped, UsageError
-from ..opik import OpikUnavailable
+from ..opik import OpikError
 from ..sync.report import SyncReport, render_report
 
 BAD_INPUT = "bad input: nothing was read from Opik or changed"
@@ -28,9 +28,10 @@ def cli_messages() -> Iterator[None]:
         yield
     except UsageError as exc:
         raise usage_failure(exc) from None
-    except (OpikUnavailable, Refused, RunStopped) as exc:
-        # Opik can't be used, a move refused, or a write that failed (a full disk, an
-        # immutable charter): what was written stays whole, and the message says what to do.
+    except (OpikError, Refused, RunStopped) as exc:
+        # Opik can't be used or refused a request, a move refused, or a write that failed (a
+        # full disk, an immutable charter): what was written stays whole, and the message says
+        # what to do; the CLI exits 1 on each.
         raise dg.Failure(
             description=str(exc), metadata={"exit_code": dg.MetadataValue.int(int(ExitCode.FAILED))}
         ) from None

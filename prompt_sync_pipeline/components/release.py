@@ -13,12 +13,12 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from ..opik import OpikError
-from ..promotion import Releaser, ReleaseRefused, ReleaseResult, ReleaseUsageError
+from ..promotion import Releaser, ReleaseResult
 from ..promotion.cli import render
 from ..promotion.gate import GATES
 from ..promotion.requests import Promotion, Rollback
 from ..sync.config import PromotionSettings
+from .failures import cli_messages
 from .instance import Instance
 from .resources import PromptSyncResource
 from .run_tags import job_tags
@@ -145,11 +145,8 @@ def _release(
     request: Promotion | Rollback,
 ) -> dg.Output[None]:
     config = prompt_sync.load_config(instance)
-    try:
-        with prompt_sync.opik.connect(config.opik) as opik:
-            result = Releaser(config, opik, prompt_sync.fixes(instance)).carry_out(request)
-    except (ReleaseUsageError, ReleaseRefused, OpikError) as exc:
-        raise dg.Failure(description=str(exc)) from None
+    with cli_messages(), prompt_sync.opik.connect(config.opik) as opik:
+        result = Releaser(config, opik, prompt_sync.fixes(instance)).carry_out(request)
     metadata = release_metadata(result)
     if not result.ok:
         # What `prompt-sync promote` prints for the refusal, whole: the evidence and the notes.
