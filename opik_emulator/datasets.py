@@ -20,6 +20,7 @@ from opik_emulator.paging import check_paging, offset, page_of, paged
 from opik_emulator.projects import Projects, ProjectScoped
 from opik_emulator.rows import USER, compact, dumps_or_none, loads_or_none, placeholders
 from opik_emulator.validation import (
+    MAX_BATCH,
     MISSING,
     Body,
     NotBlank,
@@ -61,9 +62,9 @@ class ItemsWrite(Body):
     dataset_id: str | None = None
     dataset_name: str | None = None
     project_name: str | None = None
-    items: Annotated[list[dict[str, Any]], Required, batch_of(1000), AfterValidator(_have_data)] = (
-        MISSING
-    )
+    items: Annotated[
+        list[dict[str, Any]], Required, batch_of(MAX_BATCH), AfterValidator(_have_data)
+    ] = MISSING
 
 
 class ItemIds(Body):

@@ -177,22 +177,13 @@ class Environments:
     def get(self, ws: str, env_id: str) -> dict[str, Any]:
         self.seed(ws)
         with self.db.read() as c:
-            row = c.execute(
-                "SELECT * FROM environments WHERE workspace = ? AND id = ?", (ws, env_id)
-            ).fetchone()
-        if row is None:
-            raise not_found("Environment not found")
-        return _as_dict(row)
+            return _as_dict(self._row(c, ws, env_id))
 
     def update(self, ws: str, env_id: str, body: Mapping[str, Any]) -> None:
         request = parse(EnvironmentUpdate, body)
         self.seed(ws)
         with self.db.write() as c:
-            row = c.execute(
-                "SELECT * FROM environments WHERE workspace = ? AND id = ?", (ws, env_id)
-            ).fetchone()
-            if row is None:
-                raise not_found("Environment not found")
+            row = self._row(c, ws, env_id)
             name = request.name
             if name is not None and name != row["name"] and self.named(c, ws, name):
                 raise conflict("Environment already exists")
@@ -204,6 +195,15 @@ class Environments:
                 (name, request.description, request.color, request.position,
                  now_iso(), USER, env_id),
             )  # fmt: skip
+
+    @staticmethod
+    def _row(c: sqlite3.Connection, ws: str, env_id: str) -> sqlite3.Row:
+        row = c.execute(
+            "SELECT * FROM environments WHERE workspace = ? AND id = ?", (ws, env_id)
+        ).fetchone()
+        if row is None:
+            raise not_found("Environment not found")
+        return row
 
     def delete(self, ws: str, body: Mapping[str, Any]) -> None:
         """Batch delete; also clears the environments from every version that held them."""

@@ -23,6 +23,7 @@ from opik_emulator.paging import check_paging, offset, paged
 from opik_emulator.projects import Projects, ProjectScoped
 from opik_emulator.rows import USER, compact, placeholders
 from opik_emulator.validation import (
+    MAX_BATCH,
     MISSING,
     Body,
     NotBlank,
@@ -98,7 +99,7 @@ class ExperimentsStreamRequest(Body):
 
 
 class ItemReferences(Body):
-    experiment_items: Annotated[list[ItemReference], Required, batch_of(1000)] = MISSING
+    experiment_items: Annotated[list[ItemReference], Required, batch_of(MAX_BATCH)] = MISSING
 
 
 # The listing's filters, each one inactive when its parameter is null.

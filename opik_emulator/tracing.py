@@ -21,6 +21,7 @@ from opik_emulator.ids import is_uuid, now_iso, uuid7
 from opik_emulator.projects import Projects, ProjectScoped
 from opik_emulator.rows import USER, compact, placeholders
 from opik_emulator.validation import (
+    MAX_BATCH,
     MISSING,
     Body,
     NotBlank,
@@ -73,7 +74,7 @@ class ScoreWrite(Body):
 
 
 class ScoreBatch(Body):
-    scores: Annotated[list[ScoreWrite], Required, batch_of(1000)] = MISSING
+    scores: Annotated[list[ScoreWrite], Required, batch_of(MAX_BATCH)] = MISSING
 
 
 class Tracing:

@@ -161,24 +161,25 @@ VersionNumber = Annotated[
 ]
 
 
-def _unique(values: list[str] | None) -> list[str] | None:
+def unique(values: list[str] | None) -> list[str] | None:
+    """The values without repeats, in their order (Opik's sets)."""
     return None if values is None else list(dict.fromkeys(values))
 
 
 Tags = Annotated[
     list[str] | None,
     constrained(lambda v: all(t.strip() for t in v), "must be a set of non-blank strings"),
-    AfterValidator(_unique),
+    AfterValidator(unique),
 ]
 _AT_MOST_100 = constrained(lambda v: len(v) <= 100, "size must be between 0 and 100")
 _ENVIRONMENT_NAMES = constrained(
     lambda v: all(_is_environment_name(n) for n in v), _ENVIRONMENT_MESSAGE
 )
 EnvironmentNames = Annotated[
-    list[str] | None, _AT_MOST_100, _ENVIRONMENT_NAMES, AfterValidator(_unique)
+    list[str] | None, _AT_MOST_100, _ENVIRONMENT_NAMES, AfterValidator(unique)
 ]
 RequiredEnvironmentNames = Annotated[
-    list[str], Required, NotNull, _AT_MOST_100, _ENVIRONMENT_NAMES, AfterValidator(_unique)
+    list[str], Required, NotNull, _AT_MOST_100, _ENVIRONMENT_NAMES, AfterValidator(unique)
 ]
 
 

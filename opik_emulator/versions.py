@@ -33,6 +33,7 @@ from opik_emulator.validation import (
     UuidBatch,
     VersionNumber,
     parse,
+    unique,
     uuid7_id,
     violation,
 )
@@ -117,14 +118,10 @@ def _not_empty(values: Any) -> Any:
     return values
 
 
-def _unique(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 class Commits(Body):
-    commits: Annotated[
-        list[str], Required, BeforeValidator(_not_empty), AfterValidator(_unique)
-    ] = MISSING
+    commits: Annotated[list[str], Required, BeforeValidator(_not_empty), AfterValidator(unique)] = (
+        MISSING
+    )
 
 
 class VersionIds(Body):
